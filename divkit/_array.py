@@ -1,0 +1,178 @@
+"""Array-namespace helpers: one formula serves numpy and torch.
+
+`ops(x)` returns the numpy or torch implementation of the few elementwise functions the divergences need.
+numpy in -> numpy out; torch in -> torch out (device and dtype preserved). Python scalars are treated as
+float64 numpy values.
+
+Stability notes (see scipy.special, optax numerics):
+- `softplus(x) = log1p(exp(-|x|)) + max(x, 0)` never overflows.
+- `safe_exp(x)` is exp(x) up to a dtype-dependent cut c = log(finfo.max) - 20, and the tangent line
+  exp(c)(1 + x - c) beyond it: value and gradient stay finite and positive for inputs far past overflow.
+  It is used only inside the fused f-GAN loss terms, never in an exact conjugate.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+
+def is_torch(*xs) -> bool:
+    return any(isinstance(x, torch.Tensor) for x in xs)
+
+
+def _cut(dtype) -> float:
+    if isinstance(dtype, torch.dtype):
+        return math.log(torch.finfo(dtype).max) - 20.0
+    return math.log(np.finfo(dtype).max) - 20.0
+
+
+class _NumpyOps:
+    name = "numpy"
+
+    @staticmethod
+    def asarray(x, like=None):
+        a = np.asarray(x)
+        if not np.issubdtype(a.dtype, np.floating):
+            a = a.astype(np.float64)
+        return a
+
+    exp = staticmethod(np.exp)
+    log = staticmethod(np.log)
+    log1p = staticmethod(np.log1p)
+    expm1 = staticmethod(np.expm1)
+    sqrt = staticmethod(np.sqrt)
+    abs = staticmethod(np.abs)
+    tanh = staticmethod(np.tanh)
+    sign = staticmethod(np.sign)
+    where = staticmethod(np.where)
+    maximum = staticmethod(np.maximum)
+    minimum = staticmethod(np.minimum)
+    isfinite = staticmethod(np.isfinite)
+
+    @staticmethod
+    def full_like(x, value):
+        return np.full_like(x, value)
+
+    @staticmethod
+    def softplus(x):
+        return np.logaddexp(0.0, x)
+
+    @staticmethod
+    def xlogy(x, y):
+        from scipy.special import xlogy
+
+        return xlogy(x, y)
+
+    @staticmethod
+    def clamp(x, lo=None, hi=None):
+        return np.clip(x, lo, hi)
+
+    @staticmethod
+    def safe_exp(x):
+        c = _cut(x.dtype)
+        return np.exp(np.minimum(x, c)) * (1.0 + np.maximum(x - c, 0.0))
+
+    @staticmethod
+    def wrightomega(x):
+        from scipy.special import wrightomega
+
+        return np.real(wrightomega(np.asarray(x, dtype=np.float64))).astype(x.dtype)
+
+
+class _WrightOmega(torch.autograd.Function):
+    """omega(s) = W(e^s), the solution of w + log w = s; d omega / ds = omega / (1 + omega)."""
+
+    @staticmethod
+    def forward(ctx, s):
+        s64 = s.detach().double()
+        # initial guess: e^s for s << 0, s - log s for s >> 1, a smooth blend in between
+        w = torch.where(s64 < -2.0, torch.exp(s64), torch.where(s64 > 2.0, s64 - torch.log(s64.clamp_min(2.0)), 0.5 + 0.3 * (s64 + 2.0)))
+        w = w.clamp_min(torch.finfo(torch.float64).tiny)
+        for _ in range(8):  # Halley's method on r(w) = w + log w - s; converges to machine precision
+            r = w + torch.log(w) - s64
+            d1 = 1.0 + 1.0 / w
+            d2 = -1.0 / (w * w)
+            w = (w - r / (d1 - r * d2 / (2.0 * d1))).clamp_min(torch.finfo(torch.float64).tiny)
+        w = w.to(s.dtype)
+        ctx.save_for_backward(w)
+        return w
+
+    @staticmethod
+    def backward(ctx, grad):
+        (w,) = ctx.saved_tensors
+        return grad * w / (1.0 + w)
+
+
+class _TorchOps:
+    name = "torch"
+
+    @staticmethod
+    def asarray(x, like=None):
+        if isinstance(x, torch.Tensor):
+            return x if x.is_floating_point() else x.to(torch.get_default_dtype())
+        if like is not None:
+            return torch.as_tensor(x, dtype=like.dtype, device=like.device)
+        return torch.as_tensor(x, dtype=torch.get_default_dtype())
+
+    exp = staticmethod(torch.exp)
+    log = staticmethod(torch.log)
+    log1p = staticmethod(torch.log1p)
+    expm1 = staticmethod(torch.expm1)
+    sqrt = staticmethod(torch.sqrt)
+    abs = staticmethod(torch.abs)
+    tanh = staticmethod(torch.tanh)
+    sign = staticmethod(torch.sign)
+    maximum = staticmethod(torch.maximum)
+    minimum = staticmethod(torch.minimum)
+    isfinite = staticmethod(torch.isfinite)
+
+    @staticmethod
+    def where(c, a, b):
+        if not isinstance(a, torch.Tensor):
+            a = torch.as_tensor(a, dtype=b.dtype if isinstance(b, torch.Tensor) else None,
+                                device=b.device if isinstance(b, torch.Tensor) else None)
+        if not isinstance(b, torch.Tensor):
+            b = torch.as_tensor(b, dtype=a.dtype, device=a.device)
+        return torch.where(c, a, b)
+
+    @staticmethod
+    def full_like(x, value):
+        return torch.full_like(x, value)
+
+    @staticmethod
+    def softplus(x):
+        return torch.clamp_min(x, 0) + torch.log1p(torch.exp(-torch.abs(x)))
+
+    @staticmethod
+    def xlogy(x, y):
+        return torch.xlogy(x, y)
+
+    @staticmethod
+    def clamp(x, lo=None, hi=None):
+        return torch.clamp(x, lo, hi)
+
+    @staticmethod
+    def safe_exp(x):
+        c = _cut(x.dtype)
+        return torch.exp(torch.clamp_max(x, c)) * (1.0 + torch.clamp_min(x - c, 0.0))
+
+    @staticmethod
+    def wrightomega(x):
+        return _WrightOmega.apply(x)
+
+
+NUMPY = _NumpyOps()
+TORCH = _TorchOps()
+
+
+def ops(*xs):
+    """The namespace for the given arrays: torch if any is a tensor, else numpy."""
+    return TORCH if is_torch(*xs) else NUMPY
+
+
+def as_float(x):
+    """Coerce to a floating array of the same world (numpy float64 for scalars/ints, torch unchanged)."""
+    o = ops(x)
+    return o, o.asarray(x)

@@ -1,0 +1,421 @@
+"""The registered f-divergences, a few lines each; `get(name)`, `names()`, `alpha(a)`.
+
+Generators (u = p/q ≥ 0; D_f = ∫ q f(p/q), nats) and the derived pieces, see docs/divergences.md (generated
+from this code) and ../shared/REFERENCE.md §1. Conjugates are taken over u ≥ 0, which is what the divergence
+uses: e.g. TV's f*(t) = max(t, −½) for t ≤ ½ (the f-GAN table's "|t| ≤ ½" treats f as defined on ℝ), and
+Pearson's f*(t) = −1 for t < −2 (the f-GAN paper's ¼t² + t on ℝ is a valid but looser bound).
+
+The `js` entry is the true Jensen-Shannon divergence (≤ log 2); the f-GAN paper's "Jensen-Shannon" row is
+2·JS (use `dk.from_generator` or scale). `gan` is 2·JS − log 4 (Goodfellow et al. 2014), f(1) = −log 4.
+"""
+from __future__ import annotations
+
+import math
+
+from ._array import ops
+from .fdiv import FDivergence, Interval
+
+LOG2 = math.log(2.0)
+REAL = Interval()
+
+
+def _a(x):
+    o = ops(x)
+    return o, o.asarray(x)
+
+
+def _guard(o, ok, t, fill):
+    """Replace t outside `ok` by a harmless `fill` before an unsafe op (finite torch gradients)."""
+    return o.where(ok, t, o.full_like(t, fill))
+
+
+def _inf_outside(o, ok, value):
+    return o.where(ok, value, o.full_like(value, math.inf))
+
+
+# ---------------------------------------------------------------- KL: f(u) = u log u
+def _kl():
+    def f(u):
+        o, u = _a(u)
+        return o.xlogy(u, u)
+
+    def fp(u):
+        o, u = _a(u)
+        return o.log(u) + 1.0
+
+    def conj(t):
+        o, t = _a(t)
+        return o.exp(t - 1.0)
+
+    def act(v):
+        o, v = _a(v)
+        return v * 1.0
+
+    def qt(v):
+        o, v = _a(v)
+        return o.safe_exp(v - 1.0)
+
+    return FDivergence("kl", f, fp, conj, REAL, REAL, act, act, qt, threshold=1.0, f_at_zero=0.0,
+                       description="Kullback-Leibler KL(P||Q) = ∫ p log(p/q)")
+
+
+# ---------------------------------------------------------------- reverse KL: f(u) = −log u
+def _reverse_kl():
+    def f(u):
+        o, u = _a(u)
+        return -o.log(u)
+
+    def fp(u):
+        o, u = _a(u)
+        return -1.0 / u
+
+    def conj(t):
+        o, t = _a(t)
+        ok = t < 0
+        return _inf_outside(o, ok, -1.0 - o.log(-_guard(o, ok, t, -1.0)))
+
+    def act(v):
+        o, v = _a(v)
+        return -o.safe_exp(-v)
+
+    def qt(v):
+        o, v = _a(v)
+        return v - 1.0
+
+    return FDivergence("reverse_kl", f, fp, conj, Interval(hi=0.0), Interval(hi=0.0), act, act, qt,
+                       threshold=-1.0, f_over_u_at_inf=0.0,
+                       description="reverse KL(Q||P) = ∫ q log(q/p)")
+
+
+# ---------------------------------------------------------------- Pearson chi^2: f(u) = (u − 1)^2
+def _pearson():
+    def f(u):
+        o, u = _a(u)
+        return (u - 1.0) ** 2
+
+    def fp(u):
+        o, u = _a(u)
+        return 2.0 * (u - 1.0)
+
+    def conj(t):
+        o, t = _a(t)
+        return o.where(t >= -2.0, 0.25 * t * t + t, o.full_like(t, -1.0))
+
+    def act(v):
+        o, v = _a(v)
+        return v * 1.0
+
+    return FDivergence("pearson", f, fp, conj, REAL, Interval(lo=-2.0), act, act, conj,
+                       threshold=0.0, f_at_zero=1.0, description="Pearson χ²(P||Q) = ∫ (p − q)²/q")
+
+
+def _one_minus_exp_neg(o, v):
+    """1 − e^{−v}, exact (expm1) where representable, tangent continuation of the exp for v → −∞."""
+    small = -v < 1.0
+    vv = o.where(small, v, o.full_like(v, 0.0))
+    return o.where(small, -o.expm1(-vv), 1.0 - o.safe_exp(-v))
+
+
+# ---------------------------------------------------------------- Neyman chi^2: f(u) = (1 − u)^2 / u
+def _neyman():
+    def f(u):
+        o, u = _a(u)
+        return (1.0 - u) ** 2 / u
+
+    def fp(u):
+        o, u = _a(u)
+        return 1.0 - 1.0 / (u * u)
+
+    def conj(t):
+        o, t = _a(t)
+        ok = t <= 1.0
+        return _inf_outside(o, ok, 2.0 - 2.0 * o.sqrt(1.0 - _guard(o, ok, t, 0.0)))
+
+    def act(v):
+        o, v = _a(v)
+        return _one_minus_exp_neg(o, v)
+
+    def qt(v):
+        o, v = _a(v)
+        return 2.0 - 2.0 * o.safe_exp(-0.5 * v)
+
+    return FDivergence("neyman", f, fp, conj, Interval(hi=1.0, hi_closed=True), Interval(hi=1.0),
+                       act, act, qt, threshold=0.0, f_over_u_at_inf=1.0,
+                       description="Neyman χ²(P||Q) = ∫ (p − q)²/p")
+
+
+# ---------------------------------------------------------------- squared Hellinger: f(u) = (√u − 1)^2
+def _squared_hellinger():
+    def f(u):
+        o, u = _a(u)
+        return (o.sqrt(u) - 1.0) ** 2
+
+    def fp(u):
+        o, u = _a(u)
+        return 1.0 - 1.0 / o.sqrt(u)
+
+    def conj(t):
+        o, t = _a(t)
+        ok = t < 1.0
+        tt = _guard(o, ok, t, 0.0)
+        return _inf_outside(o, ok, tt / (1.0 - tt))
+
+    def act(v):
+        o, v = _a(v)
+        return _one_minus_exp_neg(o, v)
+
+    def qt(v):
+        o, v = _a(v)
+        # f*(1 − e^{−v}) = e^{v} − 1
+        big = v > 1.0
+        vv = o.where(big, o.full_like(v, 0.0), v)
+        return o.where(big, o.safe_exp(v) - 1.0, o.expm1(vv))
+
+    return FDivergence("squared_hellinger", f, fp, conj, Interval(hi=1.0), Interval(hi=1.0), act, act, qt,
+                       threshold=0.0, f_at_zero=1.0, f_over_u_at_inf=1.0,
+                       description="squared Hellinger ∫ (√p − √q)² = 2(1 − BC), in [0, 2]")
+
+
+# ---------------------------------------------------------------- Jensen-Shannon (true, ≤ log 2)
+def _js():
+    def f(u):
+        o, u = _a(u)
+        return 0.5 * (o.xlogy(u, u) - (u + 1.0) * o.log((u + 1.0) / 2.0))
+
+    def fp(u):
+        o, u = _a(u)
+        return 0.5 * (LOG2 + o.log(u) - o.log1p(u))
+
+    def conj(t):
+        o, t = _a(t)
+        ok = t < 0.5 * LOG2
+        tt = _guard(o, ok, t, 0.0)
+        # −½ log(2 − e^{2t}) = −½ [log 2 + log1p(−e^{2t}/2)]
+        return _inf_outside(o, ok, -0.5 * (LOG2 + o.log1p(-0.5 * o.exp(2.0 * tt))))
+
+    def act(v):
+        o, v = _a(v)
+        return 0.5 * LOG2 - 0.5 * o.softplus(-v)
+
+    def qt(v):
+        o, v = _a(v)
+        return 0.5 * o.softplus(v) - 0.5 * LOG2
+
+    return FDivergence("js", f, fp, conj, Interval(hi=0.5 * LOG2), Interval(hi=0.5 * LOG2), act, act, qt,
+                       threshold=0.0, f_at_zero=0.5 * LOG2, f_over_u_at_inf=0.5 * LOG2,
+                       description="Jensen-Shannon ½KL(P||M) + ½KL(Q||M), M = (P+Q)/2, ≤ log 2")
+
+
+# ---------------------------------------------------------------- GAN: 2·JS − log 4
+def _gan():
+    def f(u):
+        o, u = _a(u)
+        return o.xlogy(u, u) - (u + 1.0) * o.log1p(u)
+
+    def fp(u):
+        o, u = _a(u)
+        return o.log(u) - o.log1p(u)
+
+    def conj(t):
+        o, t = _a(t)
+        ok = t < 0.0
+        tt = _guard(o, ok, t, -1.0)
+        return _inf_outside(o, ok, -o.log(-o.expm1(tt)))
+
+    def act(v):
+        o, v = _a(v)
+        return -o.softplus(-v)
+
+    def qt(v):
+        o, v = _a(v)
+        return o.softplus(v)
+
+    return FDivergence("gan", f, fp, conj, Interval(hi=0.0), Interval(hi=0.0), act, act, qt,
+                       threshold=-LOG2, f_at_one=-2.0 * LOG2, f_at_zero=0.0, f_over_u_at_inf=0.0,
+                       description="GAN value at the optimal discriminator, 2·JS − log 4")
+
+
+# ---------------------------------------------------------------- total variation: f(u) = ½|u − 1|
+def _tv():
+    def f(u):
+        o, u = _a(u)
+        return 0.5 * o.abs(u - 1.0)
+
+    def fp(u):
+        o, u = _a(u)
+        return 0.5 * o.sign(u - 1.0)
+
+    def conj(t):
+        o, t = _a(t)
+        ok = t <= 0.5
+        return _inf_outside(o, ok, o.maximum(t, o.full_like(t, -0.5)))
+
+    def act(v):
+        o, v = _a(v)
+        return 0.5 * o.tanh(v)
+
+    return FDivergence("tv", f, fp, conj, Interval(hi=0.5, hi_closed=True),
+                       Interval(-0.5, 0.5, True, True), act, act, act, threshold=0.0, f_at_zero=0.5,
+                       f_over_u_at_inf=0.5, description="total variation ½∫|p − q|")
+
+
+# ---------------------------------------------------------------- Jeffreys: f(u) = (u − 1) log u
+def _jeffreys():
+    def f(u):
+        o, u = _a(u)
+        return (u - 1.0) * o.log(u)
+
+    def fp(u):
+        o, u = _a(u)
+        return o.log(u) + 1.0 - 1.0 / u
+
+    def conj(t):
+        # u* = 1/w with w = W(e^{1−t}) = ω(1 − t);  f* = 1/w + w + t − 2, and 1/w = e^{w + t − 1}
+        o, t = _a(t)
+        w = o.wrightomega(1.0 - t)
+        return o.exp(w + t - 1.0) + w + t - 2.0
+
+    def act(v):
+        o, v = _a(v)
+        return v * 1.0
+
+    def qt(v):
+        o, v = _a(v)
+        w = o.wrightomega(1.0 - v)
+        return o.safe_exp(w + v - 1.0) + w + v - 2.0
+
+    return FDivergence("jeffreys", f, fp, conj, REAL, REAL, act, act, qt, threshold=0.0,
+                       description="Jeffreys KL(P||Q) + KL(Q||P)")
+
+
+# ---------------------------------------------------------------- alpha family
+def _log_softplus(o, x):
+    """log(softplus(x)) without underflow: softplus(x) ≈ e^x for x → −∞."""
+    lo = x < -30.0
+    xs = o.where(lo, o.full_like(x, 0.0), x)
+    return o.where(lo, x, o.log(o.softplus(xs)))
+
+
+def alpha(a: float) -> FDivergence:
+    """The α-divergence, f(u) = (u^a − 1 − a(u − 1)) / (a(a − 1)), a ∉ {0, 1}.
+
+    a → 1 gives KL, a → 0 reverse KL, a = 2 is ½·Pearson, a = −1 is ½·Neyman, a = ½ is 2·squared Hellinger.
+    f*(t) = (1/a)(1 + (a−1)t)^{a/(a−1)} − 1/a. For a < 1 the domain is t < 1/(1−a) (closed for a < 0) and
+    g_f(v) = 1/(1−a) − softplus(−v); for a > 1 the base is clamped at 0 (f* = −1/a for t < −1/(a−1), the true
+    value since u ≥ 0), dom f* = ℝ and g_f(v) = v.
+    """
+    if isinstance(a, bool) or not isinstance(a, (int, float)):
+        raise TypeError(f"alpha: a must be a real number, got {type(a).__name__}")
+    a = float(a)
+    if not math.isfinite(a) or a in (0.0, 1.0):
+        raise ValueError(f"alpha: a must be finite and not 0 or 1 (a → 1 is 'kl', a → 0 is 'reverse_kl'), got {a}")
+    k = a / (a - 1.0)
+    denom = a * (a - 1.0)
+
+    def f(u):
+        o, u = _a(u)
+        return (u ** a - 1.0 - a * (u - 1.0)) / denom
+
+    def fp(u):
+        o, u = _a(u)
+        return o.expm1((a - 1.0) * o.log(u)) / (a - 1.0)
+
+    def conj(t):
+        o, t = _a(t)
+        base = 1.0 + (a - 1.0) * t
+        if a > 1:
+            pos = base > 0
+            bb = _guard(o, pos, base, 1.0)
+            return o.where(pos, o.exp(k * o.log(bb)) / a, o.full_like(t, 0.0)) - 1.0 / a
+        ok = base > 0
+        bb = _guard(o, ok, base, 1.0)
+        val = o.exp(k * o.log(bb)) / a - 1.0 / a
+        if a < 0:  # boundary t = 1/(1−a) is in the domain, value −1/a
+            val = o.where(base == 0, o.full_like(t, -1.0 / a), val)
+            ok = base >= 0
+        return _inf_outside(o, ok, val)
+
+    if a > 1:
+        def act(v):
+            o, v = _a(v)
+            return v * 1.0
+
+        def qt(v):
+            o, v = _a(v)
+            base = 1.0 + (a - 1.0) * v
+            pos = base > 0
+            bb = _guard(o, pos, base, 1.0)
+            return o.where(pos, o.safe_exp(k * o.log(bb)) / a, o.full_like(v, 0.0)) - 1.0 / a
+
+        dom, crit = REAL, Interval(lo=-1.0 / (a - 1.0))
+        f0, fuinf = 1.0 / a, math.inf
+    else:
+        def act(v):
+            o, v = _a(v)
+            return 1.0 / (1.0 - a) - o.softplus(-v)
+
+        def qt(v):
+            # base 1 + (a−1) g = (1 − a)·softplus(−v)
+            o, v = _a(v)
+            return o.safe_exp(k * (math.log(1.0 - a) + _log_softplus(o, -v))) / a - 1.0 / a
+
+        dom = Interval(hi=1.0 / (1.0 - a), hi_closed=a < 0)
+        crit = Interval(hi=1.0 / (1.0 - a))
+        f0 = 1.0 / a if a > 0 else math.inf
+        fuinf = 1.0 / (1.0 - a) if a < 1 else math.inf
+    return FDivergence(f"alpha({a:g})", f, fp, conj, dom, crit, act, act, qt, threshold=0.0,
+                       f_at_zero=f0, f_over_u_at_inf=fuinf, params={"a": a},
+                       description=f"α-divergence with a = {a:g}")
+
+
+_FACTORIES = {
+    "kl": _kl,
+    "reverse_kl": _reverse_kl,
+    "pearson": _pearson,
+    "neyman": _neyman,
+    "squared_hellinger": _squared_hellinger,
+    "js": _js,
+    "gan": _gan,
+    "tv": _tv,
+    "jeffreys": _jeffreys,
+}
+_REGISTRY: dict[str, FDivergence] = {}
+
+
+def register(div: FDivergence, *, overwrite: bool = False) -> FDivergence:
+    """Add a divergence to the registry (e.g. one made by `from_generator`)."""
+    if not isinstance(div, FDivergence):
+        raise TypeError(f"register: expected an FDivergence, got {type(div).__name__}")
+    if div.name in _REGISTRY and not overwrite:
+        raise ValueError(f"register: {div.name!r} is already registered (pass overwrite=True)")
+    _REGISTRY[div.name] = div
+    return div
+
+
+for _n, _fac in _FACTORIES.items():
+    register(_fac())
+
+
+def names() -> list[str]:
+    """Registered divergence names (the alpha family is `alpha(a)`, also reachable as get('alpha(0.5)'))."""
+    return list(_REGISTRY)
+
+
+def get(name) -> FDivergence:
+    """Look up a divergence by name; an FDivergence is returned unchanged. 'alpha(a)' builds the α member."""
+    if isinstance(name, FDivergence):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"divergence must be a name (str) or an FDivergence, got {type(name).__name__}")
+    key = name.strip().lower()
+    if not key.startswith("alpha("):
+        key = key.replace("-", "_")
+    if key in _REGISTRY:
+        return _REGISTRY[key]
+    if key.startswith("alpha(") and key.endswith(")"):
+        try:
+            a = float(key[6:-1])
+        except ValueError:
+            raise ValueError(f"divergence {name!r}: could not read a in 'alpha(a)'") from None
+        return alpha(a)
+    raise ValueError(f"unknown divergence {name!r}; known: {', '.join(names())}, and alpha(a) for real a ∉ {{0, 1}}")
