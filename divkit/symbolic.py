@@ -20,7 +20,8 @@ Given a generator f(u) (u = p/q ≥ 0, f convex, D_f(P‖Q) = ∫ q f(p/q)), sym
 
 Expressions are compiled by a small printer (`compile_expr`) into functions over the `divkit._array` namespace,
 so one formula serves numpy and torch (differentiable). The printer rewrites log(1 + x) as log1p(x),
-log(c + k e^s) as log c + softplus(s + log(k/c)), c(e^s − 1) as c·expm1(s), and LambertW(e^s) as ω(s).
+log(c + k e^s) as log c + softplus(s + log(k/c)) (k > 0) or
+log c + log1mexp(s + log(−k/c)) (k < 0), c(e^s − 1) as c·expm1(s), and LambertW(e^s) as ω(s).
 
 Warning: the fused terms use `safe_exp` (exp continued along its tangent beyond ≈ log(finfo.max) − 20), so
 they stay finite for |v| ≤ 1e4, but differences of large terms that sympy could not cancel (e.g. v − softplus(v)
@@ -264,6 +265,9 @@ class _Printer:
                 if ks is not None and ks[0].is_positive:  # log(c + k e^s) = log c + softplus(s + log(k/c))
                     k, s = ks
                     return f"({_num(sp.log(c))} + o.softplus({self(s + sp.log(k / c))}))"
+                if ks is not None and ks[0].is_negative:  # log(c − |k| e^s) = log c + log1mexp(s + log(|k|/c))
+                    k, s = ks
+                    return f"({_num(sp.log(c))} + _log1mexp({self(s + sp.log(-k / c))}))"
                 if c == 1:
                     return f"o.log1p({self(rest)})"
                 return f"({_num(sp.log(c))} + o.log1p({self(rest / c)}))"
@@ -281,6 +285,17 @@ def _sexpm1_factory(o):
     return _sexpm1
 
 
+def _log1mexp_factory(o):
+    def _log1mexp(s):
+        """log(1 − e^s) for s < 0 (Mächler 2012): log(−expm1(s)) near 0, log1p(−e^s) below −log 2."""
+        near = s > -math.log(2.0)
+        a = o.where(near, s, o.full_like(s, -1.0))
+        b = o.where(near, o.full_like(s, -1.0), s)
+        return o.where(near, o.log(-o.expm1(a)), o.log1p(-o.exp(b)))
+
+    return _log1mexp
+
+
 def compile_expr(expr: sp.Expr, var: sp.Symbol, *, fused: bool = False):
     """Compile a sympy expression in `var` to an elementwise function x -> expr(x), numpy or torch.
 
@@ -290,8 +305,9 @@ def compile_expr(expr: sp.Expr, var: sp.Symbol, *, fused: bool = False):
     body = _Printer(var, fused)(expr)
     if _is_const(expr, var):
         body = f"o.full_like(x, {body})"
-    src = f"def _fn(x):\n    o = ops(x)\n    x = o.asarray(x)\n    _sexp = o.safe_exp\n    _sexpm1 = _sexpm1_factory(o)\n    return {body}\n"
-    ns = {"ops": ops, "math": math, "_sexpm1_factory": _sexpm1_factory}
+    src = f"def _fn(x):\n    o = ops(x)\n    x = o.asarray(x)\n    _sexp = o.safe_exp\n    _sexpm1 = _sexpm1_factory(o)\n    _log1mexp = _log1mexp_factory(o)\n    return {body}\n"
+    ns = {"ops": ops, "math": math, "_sexpm1_factory": _sexpm1_factory,
+          "_log1mexp_factory": _log1mexp_factory}
     exec(compile(src, f"<divkit.symbolic:{expr}>", "exec"), ns)
     fn = ns["_fn"]
     fn.source = src
@@ -433,6 +449,17 @@ def _simplify_on(e, lo, hi):
     return out if sp.count_ops(out) <= sp.count_ops(e) else sp.simplify(e)
 
 
+def _tidy_logs(e):
+    """log(1/x) -> −log(x) (and log(−1/x) -> −log(−x)) wherever the reciprocal is simpler: shorter display
+    and a log1p-friendly argument (e.g. GAN: log(1/(1 − e^t)) -> −log(1 − e^t) -> −log(−expm1(t)))."""
+    reps = {}
+    for node in e.atoms(sp.log):
+        inv = sp.simplify(1 / node.args[0])
+        if sp.count_ops(inv) < sp.count_ops(node.args[0]):
+            reps[node] = -sp.log(inv)
+    return e.xreplace(reps) if reps else e
+
+
 def _lambert_simplify(e):
     """Use e^{W(x)} = x / W(x) to tidy Lambert-W conjugates (Jeffreys: f* = W + 1/W + t − 2)."""
     ws = list(e.atoms(sp.LambertW))
@@ -569,6 +596,7 @@ def derive(expr) -> Derivation:
         fs = _simplify_on(fs, tl, th)
         if fs.has(sp.LambertW):
             fs = _lambert_simplify(fs)
+        fs = _tidy_logs(fs)
         branches.append(Branch(tl, th, False, False, fs))
     dom_hi_closed = False
     if fpi != sp.oo:
@@ -584,8 +612,8 @@ def derive(expr) -> Derivation:
         vlo = -sp.oo if p.lo == 0 else sp.log(p.lo)
         vhi = sp.oo if p.hi == sp.oo else sp.log(p.hi)
         ev = sp.exp(V)
-        p_terms.append((vlo, vhi, _simp(p.fp.subs(U, ev))))
-        q_terms.append((vlo, vhi, _simp((ev * p.fp - p.expr).subs(U, ev))))
+        p_terms.append((vlo, vhi, _tidy_logs(_simp(p.fp.subs(U, ev)))))
+        q_terms.append((vlo, vhi, _tidy_logs(_simp((ev * p.fp - p.expr).subs(U, ev)))))
     for i, b in enumerate(kinks):  # at u = b use the mid-subgradient g = (f'(b−) + f'(b+))/2
         g = (pieces[i].fp.subs(U, b) + pieces[i + 1].fp.subs(U, b)) / 2
         p_terms.append((sp.log(b), sp.log(b), sp.simplify(g)))

@@ -197,6 +197,18 @@ def test_gan_fused_terms_use_softplus():
     np.testing.assert_allclose(d.p_term(v), [-1e4, -math.log(2), 0.0], rtol=1e-15, atol=1e-12)
 
 
+def test_conjugate_log_rewrites_keep_relative_accuracy():
+    """GAN f*(t) = −log(1 − e^t) and JS f*(t) = −½ log(2 − e^{2t}) via log1mexp: full relative accuracy at
+    both ends (t → 0− needs expm1, t → −∞ needs log1p; the references are the series −log(−t) − t/2 and e^t)."""
+    gan, js = derived("gan"), derived("js")
+    t = np.array([-1e-10, -30.0, -300.0])
+    ref = np.array([-math.log(-math.expm1(-1e-10)), -math.log1p(-math.exp(-30.0)), math.exp(-300.0)])
+    assert np.max(np.abs(gan.conjugate(t) - ref) / ref) < 1e-14
+    # js: −½ log(2 − e^{2t}) = −½ log 2 + e^{2t}/4 + O(e^{4t})
+    t = np.array([-40.0])
+    assert abs(float(js.conjugate(t)[0]) - (-0.5 * math.log(2) + math.exp(-80.0) / 4)) < 1e-17
+
+
 # ------------------------------------------------------------------------------------------------ other generators
 def test_kinked_generator_max():
     """f(u) = max(0, 1 − u): f* = −1 (t ≤ −1), t (−1 ≤ t ≤ 0), +inf (t > 0) over u ≥ 0."""
