@@ -1,0 +1,631 @@
+"""`divergence(p, q, div)`: exact f-divergences from a registry of closed forms, numeric fallbacks otherwise.
+
+    import divkit as dk, torch, scipy.stats as st
+    dk.divergence(torch.distributions.Normal(0., 1.), torch.distributions.Normal(1., 2.), "kl")  # tensor
+    dk.divergence(st.norm(0, 1), st.norm(1, 2), "js")              # float, by quadrature (no closed form)
+    dk.divergence(np.array([.5, .5]), np.array([.9, .1]), "tv")    # numpy, exact: Σ q f(p/q)
+
+Inputs p, q (same kind):
+- torch.distributions (Normal, MultivariateNormal, Categorical, Bernoulli with closed forms; any other
+  1-D continuous distribution by quadrature, anything with rsample/sample by Monte Carlo) -> torch, with
+  autograd through the parameters of closed forms; batch shapes broadcast.
+- scipy.stats frozen `norm` / `multivariate_normal` -> float (scalar) or numpy (batched `norm`); other frozen
+  1-D continuous distributions by quadrature.
+- probability vectors on the last axis: numpy -> numpy, torch -> torch (validated: ≥ 0, no NaN, sums to 1
+  within `divkit.validation.sum_tolerance`; pass validate=False to skip).
+
+Registry (`register_closed_form(div_name, type_p, type_q)`), after torch.distributions.kl.register_kl: the
+entry whose types are closest in the method resolution orders of type(p), type(q) wins; a tie between two
+entries (one more specific for p, the other for q) warns, like torch. Keys: a catalogue name ("kl", "tv",
+...), "alpha" for every α member (a = div.params["a"]), or "*" for entries exact for every f (probability
+vectors). An FDivergence that is not the catalogue's object of its name (e.g. from `from_generator`) only
+matches "*" entries, otherwise it goes to the numeric fallback.
+
+Closed forms (P = N(μ1, σ1²), Q = N(μ2, σ2²), Δ = μ1 − μ2, ε = σ1²/σ2² − 1 computed as (σ1−σ2)(σ1+σ2)/σ2²,
+g(y) = y − log1p(y) ≥ 0 by a series for |y| ≤ 0.05):
+  KL = ½ g(ε) + Δ²/(2σ2²)                       (= log σ2/σ1 + (σ1² + Δ²)/(2σ2²) − ½, without cancellation)
+  log I_a = log ∫ p^a q^{1−a} = a(a−1)Δ²/(2σ_a²) + ½[g((1−a)ε) − (1−a) g(ε)],  σ_a² = σ2²(1 + (1−a)ε)
+  α-divergence = expm1(log I_a)/(a(a−1)) (+inf when σ_a² ≤ 0, a ∉ [0, 1]);
+  squared Hellinger = −2 expm1(log I_½) = 2(1 − BC);  Pearson = expm1(log I_2);  Neyman = expm1(log I_{−1});
+  TV: erf(|Δ|/(2√2 σ)) for equal scales, else P(A) − Q(A) with A = {p > q} bounded by the two crossings;
+  Jeffreys = KL(P‖Q) + KL(Q‖P).
+Multivariate normals use the same formulas with ε replaced by the eigenvalues μ_i of
+L1⁻¹(Σ0 − Σ1)L1⁻ᵀ (Σ1 = L1 L1ᵀ) and the Mahalanobis terms computed by Cholesky solves (Rényi /
+Bhattacharyya: Pardo 2006, "Statistical inference based on divergence measures", §1.3; Gil et al. 2013).
+
+method="auto" tries the registry, then quadrature (1-D continuous), then Monte Carlo; "closed_form",
+"quadrature", "monte_carlo" force one. Monte Carlo returns `divkit.numeric.MonteCarloResult(value, stderr,
+n)` (a NamedTuple) whichever way it was reached; every other path returns the value alone.
+
+Warning: quadrature works on Python floats one batch element at a time: it returns a detached tensor for
+torch inputs (a UserWarning is issued when parameters require grad; use method="monte_carlo", which
+differentiates through rsample, or a closed form).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+
+import numpy as np
+import torch
+import torch.distributions as td
+
+from . import numeric
+from .catalog import get
+from .fdiv import FDivergence
+from .validation import check_event_shapes, check_finite, check_positive, check_probability_vector, \
+    check_same_world
+
+__all__ = ["divergence", "register_closed_form", "NoClosedFormError", "lookup_closed_form", "METHODS"]
+
+METHODS = ("auto", "closed_form", "quadrature", "monte_carlo")
+ANY = "*"
+
+
+class NoClosedFormError(NotImplementedError, TypeError):
+    """No registered closed form for (divergence, type(p), type(q)); the message names the fallback."""
+
+
+# ============================================================================ registry
+_REGISTRY: dict[tuple[str, type, type], object] = {}
+
+
+def register_closed_form(div_name: str, type_p: type, type_q: type):
+    """Decorator registering `fn(p, q, div) -> value` as the closed form of `div_name` for (type_p, type_q).
+
+    div_name: a catalogue name ("kl", "squared_hellinger", ...), "alpha" (every α member, read a from
+    div.params["a"]), or "*" (exact for every f-divergence). The most specific registration wins (see the
+    module docstring). Re-registering a key replaces it.
+
+        @dk.register_closed_form("kl", MyNormal, MyNormal)
+        def _kl_mine(p, q, div): ...
+    """
+    if not isinstance(div_name, str):
+        raise TypeError(f"div_name must be a str (a divergence name, 'alpha' or '*'), got {type(div_name).__name__}")
+    if div_name not in (ANY, "alpha"):
+        get(div_name)  # unknown names raise ValueError listing the known ones
+    for nm, t in (("type_p", type_p), ("type_q", type_q)):
+        if not isinstance(t, type):
+            raise TypeError(f"{nm} must be a class, got {t!r}")
+
+    def deco(fn):
+        _REGISTRY[(div_name, type_p, type_q)] = fn
+        _dispatch.cache_clear()
+        return fn
+
+    return deco
+
+
+def _registry_key(div: FDivergence) -> str | None:
+    if "a" in div.params and div.name.startswith("alpha("):
+        return "alpha"
+    try:
+        return div.name if get(div.name) is div else None
+    except (ValueError, TypeError):
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def _dispatch(key, type_p, type_q):
+    """Most specific registered (type_p', type_q') for key, by MRO distance (torch's _dispatch_kl)."""
+    for k in ((key, ANY) if key is not None else (ANY,)):
+        matches = [(sp, sq) for (n, sp, sq) in _REGISTRY if n == k and issubclass(type_p, sp)
+                   and issubclass(type_q, sq)]
+        if not matches:
+            continue
+        mp, mq = type_p.__mro__, type_q.__mro__
+        left = min(matches, key=lambda m: (mp.index(m[0]), mq.index(m[1])))
+        right = min(matches, key=lambda m: (mq.index(m[1]), mp.index(m[0])))
+        if left != right:
+            warnings.warn(f"ambiguous closed form for {k!r} between {type_p.__name__} and {type_q.__name__}: "
+                          f"{left[0].__name__}/{left[1].__name__} and {right[0].__name__}/{right[1].__name__}"
+                          f" both match; using the first (register the exact pair to resolve)", RuntimeWarning)
+        return _REGISTRY[(k, *left)]
+    return None
+
+
+def lookup_closed_form(p, q, div):
+    """The registered function for (div, type(p), type(q)), or None."""
+    return _dispatch(_registry_key(get(div)), type(p), type(q))
+
+
+# ============================================================================ stable helpers
+# x − log1p(x) = Σ_{k≥2} (−1)^k x^k / k; 15 terms give < 1e-17 relative error for |x| ≤ 0.05
+_G_COEF = [(-1.0) ** k / k for k in range(2, 17)]
+_G_SMALL = 0.05
+
+
+def _g_series(x):
+    acc = torch.full_like(x, _G_COEF[-1])
+    for c in reversed(_G_COEF[:-1]):
+        acc = acc * x + c
+    return acc * x * x
+
+
+def _g(x):
+    """x − log1p(x) ≥ 0 for x > −1, accurate to a few ulp (series near 0). Differentiable."""
+    small = x.abs() <= _G_SMALL
+    xs = torch.where(small, x, torch.zeros_like(x))
+    xb = torch.where(small, torch.ones_like(x), x)
+    return torch.where(small, _g_series(xs), xb - torch.log1p(xb))
+
+
+def _needs_grad(*ts) -> bool:
+    return torch.is_grad_enabled() and any(isinstance(t, torch.Tensor) and t.requires_grad for t in ts)
+
+
+# ============================================================================ univariate normal
+def _normal_params(p: td.Normal, q: td.Normal):
+    for d, nm in ((p, "p"), (q, "q")):
+        if not d._validate_args:  # torch validated at construction otherwise
+            check_positive(d.scale, f"{nm}.scale")
+            check_finite(d.loc, f"{nm}.loc")
+    return p.loc, p.scale, q.loc, q.scale
+
+
+def _normal_eps(s1, s2):
+    return (s1 - s2) * (s1 + s2) / (s2 * s2)
+
+
+def _kl_normal_fast(m1, s1, m2, s2):
+    """No-grad KL with in-place ops (few allocations); same formula as _kl_normal."""
+    e = s1 - s2
+    t = s1 + s2
+    e.mul_(t).div_(s2).div_(s2)                       # ε
+    out = torch.log1p(e).neg_().add_(e)               # g(ε) = ε − log1p(ε)
+    small = e.abs() <= _G_SMALL
+    if bool(small.any()):
+        out[small] = _g_series(e[small])
+    torch.sub(m1, m2, out=t)                          # inputs are expanded to one shape by the caller
+    t.div_(s2).square_()                              # (Δ/σ2)²
+    return out.add_(t).mul_(0.5)
+
+
+def _kl_normal(m1, s1, m2, s2):
+    if _needs_grad(m1, s1, m2, s2):
+        z = (m1 - m2) / s2
+        return 0.5 * _g(_normal_eps(s1, s2)) + 0.5 * z * z
+    shape = torch.broadcast_shapes(m1.shape, s1.shape, m2.shape, s2.shape)
+    return _kl_normal_fast(m1.expand(shape), s1.expand(shape), m2.expand(shape), s2.expand(shape))
+
+
+def _log_affinity_from_eps(a: float, maha_a, eps):
+    """log I_a = a(a−1)/2 · maha_a + ½[g((1−a)ε) − (1−a) g(ε)] with the validity mask 1 + (1−a)ε > 0."""
+    k = 1.0 + (1.0 - a) * eps
+    ok = k > 0
+    e = torch.where(ok, eps, torch.zeros_like(eps))
+    val = 0.5 * a * (a - 1.0) * maha_a + 0.5 * (_g((1.0 - a) * e) - (1.0 - a) * _g(e))
+    return val, ok
+
+
+def _alpha_from_log_affinity(a: float, log_i, ok):
+    """(I_a − 1)/(a(a−1)) = expm1(log I_a)/(a(a−1)); +inf where the affinity integral diverges."""
+    val = torch.expm1(log_i) / (a * (a - 1.0))
+    return torch.where(ok, val, torch.full_like(val, math.inf))
+
+
+def _normal_log_affinity(a: float, m1, s1, m2, s2):
+    eps = _normal_eps(s1, s2)
+    k = 1.0 + (1.0 - a) * eps
+    ok = k > 0
+    var_a = s2 * s2 * torch.where(ok, k, torch.ones_like(k))
+    d = m1 - m2
+    log_i, ok = _log_affinity_from_eps(a, d * d / var_a, eps)
+    return log_i, ok
+
+
+@register_closed_form("kl", td.Normal, td.Normal)
+def _normal_kl(p, q, div):
+    return _kl_normal(*_normal_params(p, q))
+
+
+@register_closed_form("reverse_kl", td.Normal, td.Normal)
+def _normal_rkl(p, q, div):
+    m1, s1, m2, s2 = _normal_params(p, q)
+    return _kl_normal(m2, s2, m1, s1)
+
+
+@register_closed_form("jeffreys", td.Normal, td.Normal)
+def _normal_jeffreys(p, q, div):
+    m1, s1, m2, s2 = _normal_params(p, q)
+    return _kl_normal(m1, s1, m2, s2) + _kl_normal(m2, s2, m1, s1)
+
+
+@register_closed_form("alpha", td.Normal, td.Normal)
+def _normal_alpha(p, q, div):
+    a = float(div.params["a"])
+    return _alpha_from_log_affinity(a, *_normal_log_affinity(a, *_normal_params(p, q)))
+
+
+@register_closed_form("squared_hellinger", td.Normal, td.Normal)
+def _normal_hellinger(p, q, div):
+    log_i, _ = _normal_log_affinity(0.5, *_normal_params(p, q))
+    return -2.0 * torch.expm1(log_i)
+
+
+@register_closed_form("pearson", td.Normal, td.Normal)
+def _normal_pearson(p, q, div):
+    return 2.0 * _alpha_from_log_affinity(2.0, *_normal_log_affinity(2.0, *_normal_params(p, q)))
+
+
+@register_closed_form("neyman", td.Normal, td.Normal)
+def _normal_neyman(p, q, div):
+    return 2.0 * _alpha_from_log_affinity(-1.0, *_normal_log_affinity(-1.0, *_normal_params(p, q)))
+
+
+def _ndtr_diff(u, v):
+    """Φ(u) − Φ(v), evaluated in the tail where it keeps relative accuracy."""
+    pos = (u + v) > 0
+    return torch.where(pos, torch.special.ndtr(-v) - torch.special.ndtr(-u), torch.special.ndtr(u) - torch.special.ndtr(v))
+
+
+@register_closed_form("tv", td.Normal, td.Normal)
+def _normal_tv(p, q, div):
+    """½∫|p − q| = P(A) − Q(A), A = {p > q}; A = [x1, x2] if σ1 < σ2, ℝ∖[x1, x2] if σ1 > σ2."""
+    m1, s1, m2, s2 = _normal_params(p, q)
+    shape = torch.broadcast_shapes(m1.shape, s1.shape, m2.shape, s2.shape)
+    m1, s1, m2, s2 = (t.expand(shape) for t in (m1, s1, m2, s2))
+    d = m1 - m2
+    equal = s1 == s2
+    tv_eq = torch.erf(d.abs() / (2.0 * math.sqrt(2.0) * s1))
+    # crossings of the densities: a x² + b x + c = 0 in y = x − m2 (shifted for accuracy)
+    s1e = torch.where(equal, 2.0 * s2, s1)  # guard: any unequal value keeps the branch finite
+    a = 0.5 / (s2 * s2) - 0.5 / (s1e * s1e)
+    b = d / (s1e * s1e)
+    c = torch.log(s2 / s1e) - 0.5 * d * d / (s1e * s1e)
+    disc = (b * b - 4.0 * a * c).clamp_min(0.0)
+    sq = torch.sqrt(disc)
+    qq = -0.5 * (b + torch.where(b >= 0, sq, -sq))
+    qq_safe = torch.where(qq == 0, torch.ones_like(qq), qq)
+    r1 = torch.where(qq == 0, -torch.sqrt((-c / a).clamp_min(0.0)), qq / a)
+    r2 = torch.where(qq == 0, torch.sqrt((-c / a).clamp_min(0.0)), c / qq_safe)
+    lo, hi = torch.minimum(r1, r2), torch.maximum(r1, r2)  # in y = x − m2
+    # standardised ends for P (x − m1 = y − Δ) and Q
+    p_mass = _ndtr_diff((hi - d) / s1e, (lo - d) / s1e)
+    q_mass = _ndtr_diff(hi / s2, lo / s2)
+    tv_neq = torch.where(s1e < s2, p_mass - q_mass, q_mass - p_mass)
+    return torch.where(equal, tv_eq, tv_neq)
+
+
+# ============================================================================ multivariate normal
+def _mvn_parts(p: td.MultivariateNormal, q: td.MultivariateNormal):
+    if p.event_shape != q.event_shape:
+        raise ValueError(f"p and q must have the same dimension, got event shapes {tuple(p.event_shape)} and "
+                         f"{tuple(q.event_shape)}")
+    batch = torch.broadcast_shapes(p.batch_shape, q.batch_shape)
+    k = p.event_shape[0]
+    m0 = p.loc.expand(batch + (k,))
+    m1 = q.loc.expand(batch + (k,))
+    c0 = p.covariance_matrix.expand(batch + (k, k))
+    c1 = q.covariance_matrix.expand(batch + (k, k))
+    l1 = q.scale_tril.expand(batch + (k, k))
+    # A = L1⁻¹ (Σ0 − Σ1) L1⁻ᵀ: its eigenvalues μ_i are those of Σ1⁻¹Σ0 minus 1, computed without cancellation
+    y = torch.linalg.solve_triangular(l1, c0 - c1, upper=False)
+    amat = torch.linalg.solve_triangular(l1, y.transpose(-1, -2), upper=False)
+    amat = 0.5 * (amat + amat.transpose(-1, -2))
+    mu = torch.linalg.eigvalsh(amat)
+    return m0 - m1, c0, c1, l1, mu
+
+
+def _maha(chol, d):
+    z = torch.linalg.solve_triangular(chol, d.unsqueeze(-1), upper=False).squeeze(-1)
+    return (z * z).sum(-1)
+
+
+def _mvn_kl(p, q):
+    d, c0, c1, l1, mu = _mvn_parts(p, q)
+    return 0.5 * _g(mu).sum(-1) + 0.5 * _maha(l1, d)
+
+
+def _mvn_log_affinity(a: float, p, q):
+    d, c0, c1, l1, mu = _mvn_parts(p, q)
+    ok = ((1.0 + (1.0 - a) * mu) > 0).all(-1)
+    ca = a * c1 + (1.0 - a) * c0
+    eye = torch.eye(ca.shape[-1], dtype=ca.dtype, device=ca.device)
+    ca = torch.where(ok[..., None, None], ca, eye.expand_as(ca))
+    la, info = torch.linalg.cholesky_ex(ca)
+    ok = ok & (info == 0)
+    mu_ok = torch.where(ok[..., None], mu, torch.zeros_like(mu))
+    maha = _maha(la, d)
+    val = 0.5 * a * (a - 1.0) * maha + 0.5 * (_g((1.0 - a) * mu_ok) - (1.0 - a) * _g(mu_ok)).sum(-1)
+    return val, ok
+
+
+@register_closed_form("kl", td.MultivariateNormal, td.MultivariateNormal)
+def _mvn_kl_entry(p, q, div):
+    return _mvn_kl(p, q)
+
+
+@register_closed_form("reverse_kl", td.MultivariateNormal, td.MultivariateNormal)
+def _mvn_rkl(p, q, div):
+    return _mvn_kl(q, p)
+
+
+@register_closed_form("jeffreys", td.MultivariateNormal, td.MultivariateNormal)
+def _mvn_jeffreys(p, q, div):
+    return _mvn_kl(p, q) + _mvn_kl(q, p)
+
+
+@register_closed_form("squared_hellinger", td.MultivariateNormal, td.MultivariateNormal)
+def _mvn_hellinger(p, q, div):
+    log_i, _ = _mvn_log_affinity(0.5, p, q)  # log I_½ = −(Bhattacharyya distance)
+    return -2.0 * torch.expm1(log_i)
+
+
+@register_closed_form("pearson", td.MultivariateNormal, td.MultivariateNormal)
+def _mvn_pearson(p, q, div):
+    return 2.0 * _alpha_from_log_affinity(2.0, *_mvn_log_affinity(2.0, p, q))  # e^{D_2} − 1
+
+
+@register_closed_form("neyman", td.MultivariateNormal, td.MultivariateNormal)
+def _mvn_neyman(p, q, div):
+    return 2.0 * _alpha_from_log_affinity(-1.0, *_mvn_log_affinity(-1.0, p, q))
+
+
+@register_closed_form("alpha", td.MultivariateNormal, td.MultivariateNormal)
+def _mvn_alpha(p, q, div):
+    a = float(div.params["a"])
+    return _alpha_from_log_affinity(a, *_mvn_log_affinity(a, p, q))
+
+
+# ============================================================================ discrete
+def _kl_vectors_torch(p, q):
+    """Σ p log(p/q) on the last axis with 0·log 0 = 0 and +inf where q = 0 < p (scipy rel_entr semantics)."""
+    if _needs_grad(p, q):
+        return get("kl").integrand(p, q).sum(-1)
+    with torch.no_grad():
+        out = torch.xlogy(p, p / q).sum(-1)  # NaN only from 0/0 (p = q = 0): redo those rows exactly
+        bad = torch.isnan(out)
+        if bool(bad.any()):
+            pb, qb = torch.broadcast_tensors(p, q)
+            idx = bad if bad.shape == pb.shape[:-1] else bad.expand(pb.shape[:-1])
+            out = out.clone() if out.shape == idx.shape else out.expand(idx.shape).clone()
+            out[idx] = get("kl").integrand(pb[idx], qb[idx]).sum(-1)
+    return out
+
+
+def _fdiv_vectors(p, q, div):
+    if _registry_key(div) == "kl":
+        if isinstance(p, np.ndarray):
+            return _kl_vectors_torch(torch.from_numpy(p), torch.from_numpy(q)).numpy()
+        return _kl_vectors_torch(p, q)
+    return div.integrand(p, q).sum(-1)
+
+
+@register_closed_form(ANY, np.ndarray, np.ndarray)
+def _arrays_np(p, q, div):
+    return _fdiv_vectors(p, q, div)
+
+
+@register_closed_form(ANY, torch.Tensor, torch.Tensor)
+def _arrays_torch(p, q, div):
+    return _fdiv_vectors(p, q, div)
+
+
+@register_closed_form(ANY, td.Categorical, td.Categorical)
+def _categorical(p, q, div):
+    check_event_shapes(p.probs, q.probs, ("p.probs", "q.probs"))
+    return _fdiv_vectors(p.probs, q.probs, div)
+
+
+def _bernoulli_pair(d):
+    if "probs" in d.__dict__ or "logits" not in d.__dict__:
+        return d.probs, 1.0 - d.probs
+    return torch.sigmoid(d.logits), torch.sigmoid(-d.logits)
+
+
+@register_closed_form(ANY, td.Bernoulli, td.Bernoulli)
+def _bernoulli(p, q, div):
+    p1, p0 = _bernoulli_pair(p)
+    q1, q0 = _bernoulli_pair(q)
+    if _registry_key(div) == "kl":
+        return _kl_vectors_torch(torch.stack(torch.broadcast_tensors(p1, p0), -1),
+                                 torch.stack(torch.broadcast_tensors(q1, q0), -1))
+    return div.integrand(p1, q1) + div.integrand(p0, q0)
+
+
+# ============================================================================ input handling
+def _is_scipy_frozen(d) -> bool:
+    return hasattr(d, "dist") and hasattr(d, "logpdf") or type(d).__name__.endswith("_frozen")
+
+
+def _scipy_kind(d) -> str:
+    name = getattr(getattr(d, "dist", None), "name", None)
+    if name == "norm":
+        return "norm"
+    if type(d).__name__ == "multivariate_normal_frozen":
+        return "multivariate_normal"
+    return "other"
+
+
+def _scipy_to_torch(d, nm: str):
+    """scipy frozen norm / multivariate_normal -> float64 torch distribution (validated here)."""
+    kind = _scipy_kind(d)
+    if kind == "norm":
+        loc, scale = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (d.mean(), d.std())))
+        check_positive(scale, f"{nm}.scale")
+        check_finite(loc, f"{nm}.loc")
+        return td.Normal(torch.as_tensor(loc, dtype=torch.float64), torch.as_tensor(scale, dtype=torch.float64),
+                         validate_args=False)
+    if kind == "multivariate_normal":
+        mean = np.asarray(d.mean, dtype=float)
+        cov = np.asarray(d.cov, dtype=float)
+        if cov.ndim != 2 or mean.ndim != 1:
+            raise TypeError(f"{nm}: batched scipy multivariate_normal is not supported; use torch")
+        check_finite(mean, f"{nm}.mean")
+        try:
+            tril = np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            raise ValueError(f"{nm}.cov must be positive definite (a degenerate multivariate_normal has no "
+                             f"density)") from None
+        return td.MultivariateNormal(torch.as_tensor(mean), scale_tril=torch.as_tensor(tril), validate_args=False)
+    return None
+
+
+def _to_output(x, numpy_out: bool):
+    if not numpy_out:
+        return x
+    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    return float(a) if a.ndim == 0 else a
+
+
+def _kind(x) -> str:
+    if isinstance(x, td.Distribution):
+        return "torch_dist"
+    if _is_scipy_frozen(x):
+        return "scipy"
+    if isinstance(x, (np.ndarray, torch.Tensor, list, tuple)):
+        return "array"
+    raise TypeError(f"cannot compute a divergence for {type(x).__name__}: expected a torch.distributions "
+                    f"object, a scipy.stats frozen distribution, or an array of probability vectors")
+
+
+def _is_1d_continuous(d) -> bool:
+    if isinstance(d, td.Distribution):
+        return d.event_shape == torch.Size() and not d.support.is_discrete
+    if _is_scipy_frozen(d):
+        return hasattr(d.dist, "pdf") and _scipy_kind(d) != "multivariate_normal"
+    return False
+
+
+def _fallback_name(p, q) -> str:
+    if _is_1d_continuous(p) and _is_1d_continuous(q):
+        return "quadrature"
+    if isinstance(p, td.Distribution) or _is_scipy_frozen(p):
+        return "monte_carlo"
+    return "none"
+
+
+# ============================================================================ numeric paths
+def _quadrature(p, q, div, numpy_out: bool):
+    if isinstance(p, td.Distribution):
+        for d in (p, q):
+            if any(isinstance(v, torch.Tensor) and v.requires_grad for v in vars(d).values()):
+                warnings.warn("quadrature returns a detached value: no gradient flows to the distribution "
+                              "parameters (use a closed form or method='monte_carlo')", UserWarning, stacklevel=3)
+                break
+        batch = torch.broadcast_shapes(p.batch_shape, q.batch_shape)
+        pe, qe = p.expand(batch), q.expand(batch)
+        ref = pe.mean if isinstance(pe, td.Distribution) else None
+        vals = []
+        for idx in np.ndindex(*batch):
+            vals.append(_quad_pair(_index_dist(pe, idx), _index_dist(qe, idx), div))
+        out = torch.tensor(vals, dtype=ref.dtype if ref is not None else torch.float64,
+                           device=ref.device if ref is not None else None).reshape(batch)
+        return _to_output(out, numpy_out)
+    return _to_output(np.asarray(_quad_pair(p, q, div)), True)
+
+
+def _index_dist(d, idx):
+    if idx == ():
+        return d
+    params = {k: v[idx] for k, v in d.__dict__.items()
+              if k in d.arg_constraints and isinstance(v, torch.Tensor)}
+    return type(d)(**params, validate_args=False)
+
+
+def _quad_pair(p, q, div) -> float:
+    lp, (alo, ahi), pts_p = numeric.univariate_log_density(p)
+    lq, (blo, bhi), pts_q = numeric.univariate_log_density(q)
+    pts = pts_p + pts_q
+    if isinstance(p, td.Normal) and isinstance(q, td.Normal):
+        pts += numeric.normal_crossings(float(p.loc), float(p.scale), float(q.loc), float(q.scale))
+    elif _is_scipy_frozen(p) and _is_scipy_frozen(q) and _scipy_kind(p) == _scipy_kind(q) == "norm":
+        pts += numeric.normal_crossings(float(p.mean()), float(p.std()), float(q.mean()), float(q.std()))
+    return numeric.quadrature_divergence(lp, lq, div, min(alo, blo), max(ahi, bhi), pts)
+
+
+def _monte_carlo(p, q, div, n, seed, numpy_out):
+    res = numeric.monte_carlo_divergence(p, q, div, n=n, seed=seed)
+    if numpy_out and isinstance(res.value, torch.Tensor):
+        return numeric.MonteCarloResult(_to_output(res.value, True), _to_output(res.stderr, True), res.n)
+    return res
+
+
+# ============================================================================ public entry point
+def divergence(p, q, div="kl", *, method: str = "auto", n: int = 100_000, seed: int = 0, validate: bool = True):
+    """D_f(P‖Q) in nats: closed form when registered, else quadrature (1-D) or seeded Monte Carlo.
+
+    Args:
+      p, q: a pair of the same kind: torch.distributions, scipy.stats frozen distributions, or arrays of
+        probability vectors on the last axis (numpy or torch; batch axes broadcast).
+      div: a divergence name (see `divkit.names()`, "alpha(a)") or an FDivergence.
+      method: "auto" | "closed_form" | "quadrature" | "monte_carlo".
+      n, seed: Monte Carlo sample size and seed.
+      validate: check probability vectors (≥ 0, no NaN, sums to 1 within
+        `divkit.validation.sum_tolerance(dtype)`).
+
+    Returns:
+      torch tensor (batch shape) for torch inputs, float / numpy array for numpy and scipy inputs;
+      `MonteCarloResult(value, stderr, n)` when Monte Carlo was used. +inf where the divergence is infinite.
+
+    Raises:
+      ValueError: invalid probabilities, shapes or parameters; unknown divergence or method.
+      TypeError: unsupported input kinds; NoClosedFormError (a TypeError and NotImplementedError) when
+        method="closed_form" has no registered entry (the message names the fallback to use).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    div = get(div)
+    kp, kq = _kind(p), _kind(q)
+    if kp != kq:
+        raise TypeError(f"p and q must be the same kind of object, got {type(p).__name__} and {type(q).__name__}")
+
+    numpy_out = False
+    if kp == "array":
+        if method in ("quadrature", "monte_carlo"):
+            raise ValueError(f"method={method!r} applies to distributions; probability vectors always use the "
+                             f"exact sum Σ q f(p/q) (method='auto' or 'closed_form')")
+        check_same_world(p, q)
+        if validate:
+            p = check_probability_vector(p, "p")
+            q = check_probability_vector(q, "q")
+        else:
+            from .validation import as_array
+            p, q = as_array(p, "p"), as_array(q, "q")
+        check_event_shapes(p, q)
+        if isinstance(p, torch.Tensor) and p.dtype != q.dtype:
+            dt = torch.promote_types(p.dtype, q.dtype)
+            p, q = p.to(dt), q.to(dt)
+        fn = _dispatch(_registry_key(div), type(p), type(q))
+        return fn(p, q, div)
+
+    if kp == "scipy":
+        numpy_out = True
+        tp, tq = _scipy_to_torch(p, "p"), _scipy_to_torch(q, "q")
+        if tp is not None and tq is not None:
+            p, q = tp, tq
+        elif (tp is None) != (tq is None) and not (_is_1d_continuous(p) and _is_1d_continuous(q)):
+            raise TypeError(f"unsupported scipy pair {_scipy_name(p)} / {_scipy_name(q)}")
+
+    fn = _dispatch(_registry_key(div), type(p), type(q))
+    if method == "closed_form" or (method == "auto" and fn is not None):
+        if fn is None:
+            fb = _fallback_name(p, q)
+            hint = (f"use method='{fb}'" if fb != "none" else "the pair is not supported")
+            raise NoClosedFormError(f"no closed form registered for {div.name!r} between {_type_name(p)} and "
+                                    f"{_type_name(q)}; {hint} (or register one with dk.register_closed_form)")
+        return _to_output(fn(p, q, div), numpy_out)
+
+    fb = _fallback_name(p, q)
+    if method == "quadrature" or (method == "auto" and fb == "quadrature"):
+        if fb != "quadrature":
+            raise TypeError(f"quadrature needs two 1-D continuous distributions, got {_type_name(p)} and "
+                            f"{_type_name(q)}; use method='monte_carlo'")
+        return _quadrature(p, q, div, numpy_out)
+    if fb == "none":
+        raise TypeError(f"unsupported pair {_type_name(p)} / {_type_name(q)} for {div.name!r}")
+    return _monte_carlo(p, q, div, n, seed, numpy_out)
+
+
+def _scipy_name(d) -> str:
+    return f"scipy.stats.{getattr(getattr(d, 'dist', None), 'name', type(d).__name__)}"
+
+
+def _type_name(d) -> str:
+    if isinstance(d, td.Distribution):
+        return f"torch {type(d).__name__}"
+    if _is_scipy_frozen(d):
+        return _scipy_name(d)
+    return type(d).__name__
