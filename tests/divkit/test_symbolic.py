@@ -229,6 +229,30 @@ def test_sympy_expression_input_and_alpha_family():
     assert d.threshold == 0.0 and d.f_at_one == 0.0
 
 
+def test_lambert_w_with_a_constant_factor():
+    """f = u³ + u log u − 3u + 2: sympy gives u* through W(6 e^{2t+4}), printed as ω(log 6 + 2t + 4)."""
+    d = S.from_generator("u**3 + u*log(u) - 3*u + 2", "cubic_kl")
+    u = np.logspace(-3, 3, 13)
+    t = d.f_prime(u)
+    np.testing.assert_allclose(d.conjugate(t), t * u - d.f(u), rtol=1e-12, atol=1e-12)  # Fenchel-Young equality
+    assert np.isfinite(d.conjugate(np.array([-500.0, 500.0]))).all()  # no overflow of 6 e^{2t+4}
+
+
+def test_numeric_conjugate_fallback():
+    """f = e^u + u log u − e·u: t = e^u + log u + 1 − e has no closed-form solution; bisection is used."""
+    with pytest.warns(UserWarning, match="numeric"):
+        d = S.from_generator("exp(u) + u*log(u) - E*u", "expkl")
+    assert "numeric" in S.conjugate_text(S.derive(S.parse_generator("exp(u) + u*log(u) - E*u")))
+    u = np.logspace(-3, 1.5, 10)
+    t = d.f_prime(u)
+    # f* is stationary at u*, so bisection to float64 resolution of log u gives ~1 ulp of t·u in the value
+    np.testing.assert_allclose(d.conjugate(t), t * u - d.f(u), rtol=1e-13, atol=1e-13)
+    tt = torch.tensor(t, requires_grad=True)
+    d.conjugate(tt).sum().backward()
+    np.testing.assert_allclose(tt.grad.numpy(), u, rtol=1e-12)  # d f*/dt = u*(t)
+    assert d.conjugate_domain == dk.Interval() and d.threshold == 1.0 and d.f_at_one == 0.0
+
+
 @pytest.mark.parametrize("expr", ["-u**2", "u**3 - 3*u**2", "-log(u)**2", "sqrt(u)"])
 def test_non_convex_generator_raises(expr):
     with pytest.raises(ValueError, match="not convex"):
