@@ -270,10 +270,14 @@ def _jeffreys():
         return o.log(u) + 1.0 - 1.0 / u
 
     def conj(t):
-        # u* = 1/w with w = W(e^{1−t}) = ω(1 − t);  f* = 1/w + w + t − 2, and 1/w = e^{w + t − 1}
+        # u* = 1/w with w = W(e^{1−t}) = ω(1 − t);  f* = 1/w + w + t − 2. Since w + log w = 1 − t, this is
+        # 1/w − log w − 1 without the cancellation of w + t (|t|·eps absolute error for t → −∞), and
+        # 1/w = e^{w + t − 1} stays finite-safe when w underflows (then log w = 1 − t − w exactly enough).
         o, t = _a(t)
         w = o.wrightomega(1.0 - t)
-        return o.exp(w + t - 1.0) + w + t - 2.0
+        pos = w > 0
+        log_w = o.where(pos, o.log(_guard(o, pos, w, 1.0)), (1.0 - t) - w)
+        return o.exp(w + t - 1.0) - log_w - 1.0
 
     def act(v):
         o, v = _a(v)
