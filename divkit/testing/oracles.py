@@ -35,8 +35,8 @@ def _f64(div, u):
 
 
 def default_u_grid(n: int = 20001, lo: float = 1e-9, hi: float = 1e9) -> np.ndarray:
-    """u = 0 followed by a geometric grid on [lo, hi] (dense near 0 and reaching large u)."""
-    return np.concatenate([[0.0], np.geomspace(lo, hi, n - 1)])
+    """u = 0 and u = 1 (where generators like TV have their kink) with a geometric grid on [lo, hi]."""
+    return np.unique(np.concatenate([[0.0, 1.0], np.geomspace(lo, hi, n - 2)]))
 
 
 def quadrature_divergence(p_logpdf, q_logpdf, div, lo=-math.inf, hi=math.inf, *, epsabs=1e-12, epsrel=1e-10,
@@ -111,7 +111,7 @@ def brute_force_conjugate(f, t, u_grid=None, *, refine=True):
     Args:
       f: FDivergence (uses f and its f(0) limit) or a callable u -> f(u) (numpy float64).
       t: array of slopes (any shape).
-      u_grid: 1-D sorted grid of u ≥ 0 (default `default_u_grid()`: 0 and 1e-9 … 1e9, geometric).
+      u_grid: 1-D sorted grid of u ≥ 0 (default `default_u_grid()`: 0, 1 and 1e-9 … 1e9, geometric).
       refine: if True, maximise t·u − f(u) on [u_{k−1}, u_{k+1}] around the grid argmax k with
         scipy.optimize.minimize_scalar (bounded); for convex f the objective is concave, so this finds the sup
         over the grid's hull to ~1e-12 relative when the sup is attained inside the grid.
