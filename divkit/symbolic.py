@@ -29,6 +29,8 @@ Warning: the fused terms use `safe_exp` (exp continued along its tangent beyond 
 they stay finite for |v| ≤ 1e4 when f'(e^v) grows at most like a power of e^v (all the
 catalog's generators; not e.g. f = e^u, whose f'(e^v) = exp(e^v) overflows at v ≈ 6.6), but differences of large terms that sympy could not cancel (e.g. v − softplus(v)
 for the GAN generator at v ≫ 1) are computed as written and lose relative accuracy (not absolute accuracy).
+At a kink the activation f'(e^v) is piecewise constant (TV: ½ sign v), so its gradient vanishes there: a valid
+bound, but a poor one to train through; the catalog's TV uses ½ tanh v.
 The hand-written objects in `divkit.catalog` use the REFERENCE activations (e.g. ½ tanh v for TV, v for
 Pearson) and remain the recommended choice for the registered divergences; `from_generator` is for new
 generators and doubles as the test oracle for the catalog (tests/divkit/test_symbolic.py).
@@ -131,7 +133,7 @@ def generator_of(name: str) -> sp.Expr:
 
 # ------------------------------------------------------------------------------------------------ parsing
 def parse_generator(expr) -> sp.Expr:
-    """A sympy expression (or string) in the single symbol `u`, with u declared positive."""
+    """A sympy expression (or string) in the single symbol `u`, with u declared positive; floats made rational."""
     if isinstance(expr, str):
         if not expr.strip():
             raise ValueError("from_generator: expr must be a non-empty expression in u, e.g. 'u*log(u)'")
@@ -151,7 +153,10 @@ def parse_generator(expr) -> sp.Expr:
                          "substitute numbers for parameters first (e.g. expr.subs(a, 2))")
     if not us:
         raise ValueError(f"from_generator: expr {expr} does not contain the symbol u (f must depend on u = p/q)")
-    return expr.subs({s: U for s in us})
+    expr = expr.subs({s: U for s in us})
+    if expr.has(sp.Float):  # 0.5 -> 1/2 so that sympy solves t = f'(u) exactly
+        expr = sp.nsimplify(expr, rational=True)
+    return expr
 
 
 # ------------------------------------------------------------------------------------------------ printer
@@ -312,7 +317,7 @@ def compile_expr(expr: sp.Expr, var: sp.Symbol, *, fused: bool = False):
     if _is_const(expr, var):
         body = f"o.full_like(x, {body})"
     src = f"def _fn(x):\n    o = ops(x)\n    x = o.asarray(x)\n    _sexp = o.safe_exp\n    _sexpm1 = _sexpm1_factory(o)\n    _log1mexp = _log1mexp_factory(o)\n    return {body}\n"
-    ns = {"ops": ops, "math": math, "_sexpm1_factory": _sexpm1_factory,
+    ns = {"__name__": __name__, "ops": ops, "math": math, "_sexpm1_factory": _sexpm1_factory,
           "_log1mexp_factory": _log1mexp_factory}
     exec(compile(src, f"<divkit.symbolic:{expr}>", "exec"), ns)
     fn = ns["_fn"]

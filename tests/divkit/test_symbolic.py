@@ -253,6 +253,36 @@ def test_numeric_conjugate_fallback():
     assert d.conjugate_domain == dk.Interval() and d.threshold == 1.0 and d.f_at_one == 0.0
 
 
+def test_fgan_paper_jensen_shannon_row_is_twice_js():
+    """Nowozin et al. (2016) Table 2 'Jensen-Shannon': f*(t) = −log(2 − e^t), dom t < log 2, = 2·JS."""
+    d = S.from_generator("u*log(u) - (u + 1)*log((u + 1)/2)", "js_fgan")
+    t = np.linspace(-10, 0.69, 50)
+    np.testing.assert_allclose(d.conjugate(t), -np.log(2 - np.exp(t)), rtol=1e-12)
+    assert d.conjugate_domain == dk.Interval(hi=math.log(2))
+    u = np.logspace(-3, 3, 13)
+    np.testing.assert_allclose(d.f(u), 2 * dk.get("js").f(u), rtol=1e-12)
+    np.testing.assert_allclose(d.p_term(np.array([0.0])), [0.0], atol=1e-15)  # g_f = log 2 − softplus(−v)
+
+
+def test_float_coefficients_are_made_exact():
+    d = S.from_generator("(u**0.5 - 1)**2", "hellinger_float")
+    assert d.expr == S.parse_generator("(sqrt(u) - 1)**2")
+    t = np.linspace(-5, 0.9, 12)
+    np.testing.assert_allclose(d.conjugate(t), dk.get("squared_hellinger").conjugate(t), rtol=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("a", [-2.0, -0.5, 0.25, 0.75, 1.5, 4.0])
+def test_more_alpha_members_agree(a):
+    d, r = S.from_generator(S.alpha_generator(a), f"alpha({a:g})"), dk.alpha(a)
+    assert rel_err(d.f(U_GRID), r.f(U_GRID)).max() < 1e-10
+    cd, cr = d.conjugate(T_GRID), r.conjugate(T_GRID)
+    np.testing.assert_array_equal(np.isposinf(cd), np.isposinf(cr))
+    assert rel_err(cd[np.isfinite(cr)], cr[np.isfinite(cr)]).max() < 1e-10
+    assert d.conjugate_domain == r.conjugate_domain and d.critic_range == r.critic_range
+    assert (d.f_at_zero, d.f_over_u_at_inf, d.threshold) == pytest.approx((r.f_at_zero, r.f_over_u_at_inf, 0.0))
+
+
 @pytest.mark.parametrize("expr", ["-u**2", "u**3 - 3*u**2", "-log(u)**2", "sqrt(u)"])
 def test_non_convex_generator_raises(expr):
     with pytest.raises(ValueError, match="not convex"):
