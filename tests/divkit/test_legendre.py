@@ -179,3 +179,26 @@ def test_larger_random_grids(n, m, seed):
     f = rng.normal(size=n) * 10 + 0.01 * (u - u.mean()) ** 2
     t = np.sort(rng.normal(size=m) * 5)
     np.testing.assert_allclose(legendre_transform(u, f, t), brute(u, f, t), rtol=0, atol=tol(u, f, t).max())
+
+
+def test_envelope_figure_tv_and_callable(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from divkit.plotting import envelope_figure
+
+    fig = envelope_figure("tv", t_range=(-1.0, 1.0))
+    ax = fig.axes[0]
+    env = [ln for ln in ax.get_lines() if ln.get_label().startswith("envelope")][0]
+    t, y = env.get_xdata(), env.get_ydata()
+    inside = t <= 0.5
+    # the TV picture: envelope = max(t, −½) on the domain, lines of slope u ≤ 4 past it
+    np.testing.assert_allclose(y[inside], np.maximum(t[inside], -0.5), atol=1e-12)
+    assert len(ax.get_lines()) >= 9 + 2
+    fig.savefig(tmp_path / "tv.png")
+    fig2 = envelope_figure(lambda u: (u - 1.0) ** 2, np.linspace(0, 3, 301), (-3.0, 2.0))
+    assert fig2.axes[0].get_title().startswith("conjugate of")
+    with pytest.raises(ValueError, match="u_grid"):
+        envelope_figure("kl", np.array([1.0, 0.5]))
+    with pytest.raises(TypeError, match="div_or_f"):
+        envelope_figure(3.0)
