@@ -128,7 +128,12 @@ def generator_of(name: str) -> sp.Expr:
         return parse_generator(GENERATORS[name])
     if name.startswith("alpha(") and name.endswith(")"):
         return alpha_generator(float(name[6:-1]))
-    raise ValueError(f"generator_of: unknown name {name!r}; known: {', '.join(GENERATORS)}, alpha(a)")
+    from .catalog import _REGISTRY
+
+    if name in _REGISTRY and isinstance(_REGISTRY[name].expr, sp.Expr):  # e.g. registered from_generator objects
+        return _REGISTRY[name].expr
+    raise ValueError(f"generator_of: unknown name {name!r}; known: {', '.join(GENERATORS)}, alpha(a), or a "
+                     "registered divergence with a sympy `expr`")
 
 
 # ------------------------------------------------------------------------------------------------ parsing
@@ -849,9 +854,11 @@ TABLE_ALPHAS = (-1.0, 0.5, 2.0, 3.0)
 
 
 def table_names() -> list[str]:
+    """The built-in catalog entries (in registry order) and a few α members; runtime registrations are left out
+    so that the generated page does not depend on what a session registered."""
     from .catalog import names
 
-    return [*names(), *(f"alpha({a:g})" for a in TABLE_ALPHAS)]
+    return [*(n for n in names() if n in GENERATORS), *(f"alpha({a:g})" for a in TABLE_ALPHAS)]
 
 
 def divergence_table() -> str:

@@ -22,7 +22,7 @@ import divkit as dk
 from divkit import symbolic as S
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMES = [*dk.names(), "alpha(-1)", "alpha(0.5)", "alpha(2)", "alpha(3)"]
+NAMES = [*S.GENERATORS, "alpha(-1)", "alpha(0.5)", "alpha(2)", "alpha(3)"]
 _CACHE: dict = {}
 
 
@@ -45,6 +45,21 @@ T_GRID = np.concatenate([np.linspace(-8.0, 8.0, 161), [-0.5, 0.5, 1.0, -2.0, -1.
 
 
 # ------------------------------------------------------------------------------------------------ agreement
+def test_every_built_in_divergence_has_a_generator():
+    from divkit import catalog
+
+    assert set(S.GENERATORS) == set(catalog._FACTORIES) == set(S.REGISTERED_ACTIVATIONS)
+
+
+def test_registered_from_generator_objects_resolve_by_name(monkeypatch):
+    from divkit import catalog
+
+    d = S.from_generator("(u - 1)**2/2", "half_pearson_test")
+    monkeypatch.setitem(catalog._REGISTRY, d.name, d)  # registered for this test only (others list names())
+    assert S.generator_of("half_pearson_test") == d.expr
+    assert "half_pearson_test" not in S.table_names()  # the docs page does not depend on the session
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_derived_agrees_with_registered(name):
     d, r = derived(name), dk.get(name)
