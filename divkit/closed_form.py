@@ -273,7 +273,8 @@ def _normal_tv(p, q, div):
     m1, s1, m2, s2 = (t.expand(shape) for t in (m1, s1, m2, s2))
     d = m1 - m2
     equal = s1 == s2
-    tv_eq = torch.erf(d.abs() / (2.0 * math.sqrt(2.0) * s1))
+    # (σ1 + σ2)/2 = σ here; it splits the gradient evenly, as TV's symmetry requires on σ1 = σ2
+    tv_eq = torch.erf(d.abs() / (math.sqrt(2.0) * (s1 + s2)))
     # crossings of the densities: a x² + b x + c = 0 in y = x − m2 (shifted for accuracy)
     s1e = torch.where(equal, 2.0 * s2, s1)  # guard: any unequal value keeps the branch finite
     a = 0.5 / (s2 * s2) - 0.5 / (s1e * s1e)
@@ -495,6 +496,9 @@ def _is_1d_continuous(d) -> bool:
 
 
 def _fallback_name(p, q) -> str:
+    if isinstance(p, td.Distribution) and isinstance(q, td.Distribution):
+        if p.event_shape != q.event_shape or p.support.is_discrete != q.support.is_discrete:
+            return "none"
     if _is_1d_continuous(p) and _is_1d_continuous(q):
         return "quadrature"
     if isinstance(p, td.Distribution) or _is_scipy_frozen(p):
@@ -535,10 +539,26 @@ def _quad_pair(p, q, div) -> float:
     lq, (blo, bhi), pts_q = numeric.univariate_log_density(q)
     pts = pts_p + pts_q
     if isinstance(p, td.Normal) and isinstance(q, td.Normal):
-        pts += numeric.normal_crossings(float(p.loc), float(p.scale), float(q.loc), float(q.scale))
+        pts += _normal_pair_points(float(p.loc), float(p.scale), float(q.loc), float(q.scale), div)
     elif _is_scipy_frozen(p) and _is_scipy_frozen(q) and _scipy_kind(p) == _scipy_kind(q) == "norm":
-        pts += numeric.normal_crossings(float(p.mean()), float(p.std()), float(q.mean()), float(q.std()))
+        pts += _normal_pair_points(float(p.mean()), float(p.std()), float(q.mean()), float(q.std()), div)
     return numeric.quadrature_divergence(lp, lq, div, min(alo, blo), max(ahi, bhi), pts)
+
+
+def _normal_pair_points(m1, s1, m2, s2, div) -> list[float]:
+    """Density crossings and the centres ± scales of the tilted Gaussians p^a q^{1−a} (where Pearson-,
+    Neyman- and α-type integrands put their mass, possibly far from both means)."""
+    pts = numeric.normal_crossings(m1, s1, m2, s2)
+    alphas = {2.0, -1.0, 0.5}
+    if "a" in div.params:
+        alphas.add(float(div.params["a"]))
+    for a in alphas:
+        prec = a / s1 ** 2 + (1.0 - a) / s2 ** 2
+        if prec > 0:
+            c = (a * m1 / s1 ** 2 + (1.0 - a) * m2 / s2 ** 2) / prec
+            s = 1.0 / math.sqrt(prec)
+            pts += [c + k * s for k in (-10, -3, -1, 0, 1, 3, 10)]
+    return pts
 
 
 def _monte_carlo(p, q, div, n, seed, numpy_out):
