@@ -835,10 +835,18 @@ def _txt(e) -> str:
     return s.replace("-", "−")
 
 
+def _flip_signs(e):
+    """Display form: −t/(t − 1) -> t/(1 − t) (same value)."""
+    n, d = sp.fraction(sp.together(e))
+    if d != 1 and d.is_Add and sp.sstr(-d)[0] != "-" and n.could_extract_minus_sign():
+        return sp.Mul(-n, sp.Pow(-d, -1))
+    return e
+
+
 def conjugate_text(der: Derivation) -> str:
     """f*(t) as text: 'expr' or 'expr₁ (cond₁); expr₂ (cond₂); ...', then '+∞ otherwise' if bounded."""
     shown = [b for b in der.conjugate if not (b.lo == b.hi and len(der.conjugate) > 1)]
-    text = lambda b: _txt(b.expr) if b.expr is not None else "sup_u (u·t − f(u)) [numeric]"  # noqa: E731
+    text = lambda b: _txt(_flip_signs(b.expr)) if b.expr is not None else "sup_u (u·t − f(u)) [numeric]"  # noqa: E731
     if len(shown) == 1 and shown[0].lo == -sp.oo:
         return text(shown[0])
     return "; ".join(f"{text(b)} ({b.condition()})" for b in shown)
@@ -851,6 +859,17 @@ def domain_text(der: Derivation) -> str:
 
 
 TABLE_ALPHAS = (-1.0, 0.5, 2.0, 3.0)
+
+
+def generator_source(name: str) -> str:
+    """The generator as written (sympy syntax): GENERATORS[name], or the α formula with a filled in."""
+    if name in GENERATORS:
+        return GENERATORS[name]
+    if name.startswith("alpha(") and name.endswith(")"):
+        a = _exact(float(name[6:-1]))
+        p = lambda x: f"({sp.sstr(x)})" if (x < 0 or not x.is_Integer) else sp.sstr(x)  # noqa: E731
+        return f"(u**{p(a)} - 1 - {p(a)}*(u - 1))/{p(a * (a - 1))}"
+    return sp.sstr(generator_of(name))
 
 
 def table_names() -> list[str]:
@@ -872,7 +891,7 @@ def divergence_table() -> str:
         act = sp.sympify(registered_activation(nm), locals={"v": V})
         thr = _txt(der.threshold) + (" (mid-subgradient)" if 1 in der.kinks else "")
         extra = f"; f(1) = {_txt(der.f_at_one)}" if der.f_at_one != 0 else ""
-        rows.append(f"| `{d.name}` | {_txt(der.f)} | {conjugate_text(der)} | {domain_text(der)} | {_txt(act)} "
+        rows.append(f"| `{d.name}` | {_txt(generator_source(nm))} | {conjugate_text(der)} | {domain_text(der)} | {_txt(act)} "
                     f"| {thr}{extra} |")
     head = [
         "# Divergence table",

@@ -143,6 +143,34 @@ def test_registered_activation_strings_match_the_catalog(name):
     assert rel_err(fn(v), dk.get(name).activation(v)).max() < 1e-12
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_generator_source_is_the_generator(name):
+    shown = sp.sympify(S.generator_source(name), locals={"u": S.U})
+    assert sp.simplify(shown - S.generator_of(name)) == 0
+
+
+def _untext(s):
+    return s.replace("·", "*").replace("−", "-").replace("^", "**").replace("W(", "LambertW(")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_conjugate_text_reads_back_as_the_derived_conjugate(name):
+    """Each displayed piece of f*(t) parses back to the exact derived expression (the table cannot misprint)."""
+    import re
+
+    der = S.derive(S.generator_of(name))
+    shown = [b for b in der.conjugate if not (b.lo == b.hi and len(der.conjugate) > 1)]
+    parts = S.conjugate_text(der).split("; ")
+    assert len(parts) == len(shown)
+    for part, branch in zip(parts, shown):
+        m = re.fullmatch(r"(.*) \(([^()]*t[^()]*)\)", part)
+        text = m.group(1) if m else part
+        if m:
+            assert m.group(2) == branch.condition()
+        back = sp.sympify(_untext(text), locals={"t": S.T})
+        assert sp.simplify(back - branch.expr) == 0, (part, branch.expr)
+
+
 def test_docs_table_is_generated_from_code():
     page = (ROOT / "docs" / "divergences.md").read_text(encoding="utf-8")
     assert page == S.divergence_table(), "regenerate: python -m divkit.symbolic --table > docs/divergences.md"
