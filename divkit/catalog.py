@@ -272,10 +272,10 @@ def _jeffreys():
     def conj(t):
         # u* = 1/w with w = W(e^{1−t}) = ω(1 − t);  f* = 1/w + w + t − 2. Since w + log w = 1 − t, this is
         # 1/w − log w − 1 without the cancellation of w + t (|t|·eps absolute error for t → −∞), and
-        # 1/w = e^{w + t − 1} stays finite-safe when w underflows (then log w = 1 − t − w exactly enough).
+        # 1/w = e^{w + t − 1} stays finite-safe when w underflows.
         o, t = _a(t)
         w = o.wrightomega(1.0 - t)
-        pos = w > 0
+        pos = w > 1.0  # log w directly where large; 1 − t − w (no cancellation, no 1/w in the gradient) below
         log_w = o.where(pos, o.log(_guard(o, pos, w, 1.0)), (1.0 - t) - w)
         return o.exp(w + t - 1.0) - log_w - 1.0
 
@@ -284,9 +284,12 @@ def _jeffreys():
         return v * 1.0
 
     def qt(v):
+        # same as conj (1/w − log w − 1, no w + v cancellation), 1/w continued by safe_exp for v → +∞
         o, v = _a(v)
         w = o.wrightomega(1.0 - v)
-        return o.safe_exp(w + v - 1.0) + w + v - 2.0
+        pos = w > 1.0  # log w directly where large; 1 − v − w (no cancellation, no 1/w in the gradient) below
+        log_w = o.where(pos, o.log(_guard(o, pos, w, 1.0)), (1.0 - v) - w)
+        return o.safe_exp(w + v - 1.0) - log_w - 1.0
 
     return FDivergence("jeffreys", f, fp, conj, REAL, REAL, act, act, qt, threshold=0.0,
                        description="Jeffreys KL(P||Q) + KL(Q||P)")

@@ -334,3 +334,15 @@ def test_jeffreys_conjugate_cancellation_for_negative_t():
                     3931334297173.042])
     np.testing.assert_allclose(j.conjugate(t), ref, rtol=1e-14)
     np.testing.assert_allclose(j.conjugate(torch.from_numpy(t)).numpy(), ref, rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_jeffreys_q_term_cancellation_for_negative_v(dtype):
+    # regression: q_term = e^{w+v−1} + w + v − 2 with w = ω(1 − v) ≈ −v lost |v|·eps (5e-5 relative in float32
+    # at v = −1e4). Reference: the float64 conjugate (fixed above) at g_f(v) = v; allow 8 ulps of the dtype.
+    j = dk.get("jeffreys")
+    v = torch.tensor([-1e4, -1e3, -100.0, -10.0, 0.5, 10.0], dtype=dtype)  # (v > 68: safe_exp's tangent)
+    ref = j.conjugate(v.double())
+    got = j.q_term(v)
+    np.testing.assert_allclose(got.double().numpy(), ref.numpy(), rtol=8 * torch.finfo(dtype).eps)
+    np.testing.assert_allclose(j.q_term(v.numpy()).astype(np.float64), ref.numpy(), rtol=8 * torch.finfo(dtype).eps)
