@@ -108,6 +108,9 @@ def _alpha_pointwise(a: float):
             return math.exp(lp) / (1.0 - a) if a < 1 else math.inf
         r = lp - lq
         if r <= 0:
+            if a * r > 30.0:  # a < 0: q·e^{ar} = p^a q^{1−a} dominates; keep it in log space
+                e = lq + a * r
+                return math.inf if e > 709.0 else c * (math.exp(e) - math.exp(lq) * (1.0 + a * math.expm1(r)))
             return math.exp(lq) * c * (math.expm1(a * r) - a * math.expm1(r))
         # p·[expm1((a−1)r) − (1−a)·expm1(−r)]/(a(a−1))
         t = (a - 1.0) * r
@@ -213,7 +216,10 @@ def quadrature_divergence(log_p: Callable[[float], float], log_q: Callable[[floa
     edges = [lo, *pts, hi]
 
     def h(x):
-        return g(float(log_p(x)), float(log_q(x)))
+        try:
+            return g(float(log_p(x)), float(log_q(x)))
+        except OverflowError:  # an integrand beyond float range: the integral is +inf
+            return math.inf
 
     total, err = 0.0, 0.0
     with warnings.catch_warnings():
