@@ -215,7 +215,7 @@ def test_numpy_torch_parity_and_dtypes(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32, torch.float64])
 def test_torch_gradients_flow_and_fused_terms_stay_finite(name, dtype):
     d = derived(name)
     v = torch.tensor([-1e4, -500.0, -30.0, -1.0, 0.0, 0.5, 30.0, 500.0, 1e4], dtype=dtype, requires_grad=True)
