@@ -29,6 +29,8 @@ _LAZY = {
     "symbolic": ("symbolic", None),
     "legendre": ("legendre", None),
     "testing": ("testing", None),
+    "plotting": ("plotting", None),
+    "envelope_figure": ("plotting", "envelope_figure"),
 }
 
 __all__ = ["FDivergence", "Interval", "alpha", "get", "names", "register", *_LAZY]
