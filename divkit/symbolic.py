@@ -26,9 +26,10 @@ log(c + k e^s) as log c + softplus(s + log(k/c)) (k > 0) or
 log c + log1mexp(s + log(−k/c)) (k < 0), c(e^s − 1) as c·expm1(s), and LambertW(e^s) as ω(s).
 
 Warning: the fused terms use `safe_exp` (exp continued along its tangent beyond ≈ log(finfo.max) − 20), so
-they stay finite for |v| ≤ 1e4 when f'(e^v) grows at most like a power of e^v (all the
-catalog's generators; not e.g. f = e^u, whose f'(e^v) = exp(e^v) overflows at v ≈ 6.6), but differences of large terms that sympy could not cancel (e.g. v − softplus(v)
-for the GAN generator at v ≫ 1) are computed as written and lose relative accuracy (not absolute accuracy).
+they stay finite for |v| ≤ 1e4 (float64/float32/bfloat16) when f'(e^v) grows at most like a power of e^v
+(all the catalog's generators; not e.g. f = e^u, whose f'(e^v) = exp(e^v) overflows at v ≈ 6.6). Differences
+of large terms that sympy could not cancel (e.g. v − softplus(v) for the GAN generator at v ≫ 1) are
+computed as written and lose relative accuracy (not absolute accuracy).
 At a kink the activation f'(e^v) is piecewise constant (TV: ½ sign v), so its gradient vanishes there: a valid
 bound, but a poor one to train through; the catalog's TV uses ½ tanh v.
 The hand-written objects in `divkit.catalog` use the REFERENCE activations (e.g. ½ tanh v for TV, v for
@@ -321,7 +322,8 @@ def compile_expr(expr: sp.Expr, var: sp.Symbol, *, fused: bool = False):
     body = _Printer(var, fused)(expr)
     if _is_const(expr, var):
         body = f"o.full_like(x, {body})"
-    src = f"def _fn(x):\n    o = ops(x)\n    x = o.asarray(x)\n    _sexp = o.safe_exp\n    _sexpm1 = _sexpm1_factory(o)\n    _log1mexp = _log1mexp_factory(o)\n    return {body}\n"
+    src = "\n    ".join(["def _fn(x):", "o = ops(x)", "x = o.asarray(x)", "_sexp = o.safe_exp",
+                          "_sexpm1 = _sexpm1_factory(o)", "_log1mexp = _log1mexp_factory(o)", f"return {body}\n"])
     ns = {"__name__": __name__, "ops": ops, "math": math, "_sexpm1_factory": _sexpm1_factory,
           "_log1mexp_factory": _log1mexp_factory}
     exec(compile(src, f"<divkit.symbolic:{expr}>", "exec"), ns)
