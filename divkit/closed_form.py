@@ -21,9 +21,9 @@ entries (one more specific for p, the other for q) warns, like torch. Keys: a ca
 vectors). An FDivergence that is not the catalogue's object of its name (e.g. from `from_generator`) only
 matches "*" entries, otherwise it goes to the numeric fallback.
 
-Closed forms (P = N(μ1, σ1²), Q = N(μ2, σ2²), Δ = μ1 − μ2, ε = σ1²/σ2² − 1 computed as (σ1−σ2)(σ1+σ2)/σ2²,
+Closed forms (P = N(μ1, σ1²), Q = N(μ2, σ2²), Δ = μ1 − μ2, ε = σ1²/σ2² − 1 computed as d(d + 2),
 g(y) = y − log1p(y) ≥ 0 by a series for |y| ≤ 0.05):
-  KL = ½ g(ε) + Δ²/(2σ2²)                       (= log σ2/σ1 + (σ1² + Δ²)/(2σ2²) − ½, without cancellation)
+  KL = g(d) + ½d² + Δ²/(2σ2²), d = σ1/σ2 − 1  (= log σ2/σ1 + (σ1² + Δ²)/(2σ2²) − ½, without cancellation)
   log I_a = log ∫ p^a q^{1−a} = a(a−1)Δ²/(2σ_a²) + ½[g((1−a)ε) − (1−a) g(ε)],  σ_a² = σ2²(1 + (1−a)ε)
   α-divergence = expm1(log I_a)/(a(a−1)) (+inf when σ_a² ≤ 0, a ∉ [0, 1]);
   squared Hellinger = −2 expm1(log I_½) = 2(1 − BC);  Pearson = expm1(log I_2);  Neyman = expm1(log I_{−1});
@@ -170,27 +170,30 @@ def _normal_eps(s1, s2):
 
 
 def _kl_normal_fast(m1, s1, m2, s2):
-    """No-grad KL with in-place ops (few allocations); same formula as _kl_normal.
-
-    ε = d(d + 2) with d = (σ1 − σ2)/σ2 (exact difference, so ε keeps its relative accuracy near σ1 = σ2).
-    """
-    d = torch.sub(s1, s2).div_(s2)
-    e = torch.add(d, 2.0).mul_(d)                     # ε
-    out = torch.log1p(e)
-    torch.sub(e, out, out=out)                        # g(ε) = ε − log1p(ε)
-    # direct formula: relative error ≈ 2·eps/|ε|; patch |ε| ≤ cut with the series (≤ 4e-13 in float64)
-    cut = 1e-3 if e.dtype == torch.float64 else _G_SMALL
-    if float(e.abs().min()) <= cut:
-        small = e.abs() <= cut
-        out[small] = _g_series(e[small])
-    torch.sub(m1, m2, out=d).div_(s2)                 # Δ/σ2 (inputs are expanded to one shape by the caller)
-    return out.addcmul_(d, d).mul_(0.5)
+    """No-grad KL in 8 in-place kernels (+ a patch for |d| ≤ cut); same formula as _kl_normal."""
+    d = torch.sub(s1, s2).div_(s2)                    # d = σ1/σ2 − 1, relative-exact
+    out = torch.log1p(d)
+    torch.sub(d, out, out=out)                        # g(d) = d − log1p(d)
+    # the direct g(d) has relative error ≈ 2·eps/|d|: patch |d| ≤ cut with the series
+    cut = 1e-3 if d.dtype == torch.float64 else 1e-2
+    ad = d.abs()
+    if float(ad.min()) <= cut:
+        small = ad <= cut
+        out[small] = _g_series(d[small])
+    out.addcmul_(d, d, value=0.5)
+    z = torch.sub(m1, m2, out=ad).div_(s2)            # Δ/σ2 (inputs are expanded to one shape by the caller)
+    return out.addcmul_(z, z, value=0.5)
 
 
 def _kl_normal(m1, s1, m2, s2):
+    """KL(N(m1, s1²) ‖ N(m2, s2²)) = g(d) + ½d² + ½(Δ/σ2)², d = σ1/σ2 − 1, g(d) = d − log1p(d).
+
+    (½[ρ − 1 − log ρ] with ρ = (1 + d)²: ρ − 1 = 2d + d², log ρ = 2 log1p(d).) Every term is ≥ 0.
+    """
     if _needs_grad(m1, s1, m2, s2):
+        d = (s1 - s2) / s2
         z = (m1 - m2) / s2
-        return 0.5 * _g(_normal_eps(s1, s2)) + 0.5 * z * z
+        return _g(d) + 0.5 * d * d + 0.5 * z * z
     shape = torch.broadcast_shapes(m1.shape, s1.shape, m2.shape, s2.shape)
     return _kl_normal_fast(m1.expand(shape), s1.expand(shape), m2.expand(shape), s2.expand(shape))
 
