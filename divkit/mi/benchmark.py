@@ -1,0 +1,186 @@
+"""Poole et al. 2019 staircase benchmark: every estimator, separable and concat critics.
+
+    python -m divkit.mi.benchmark [--quick] [--out DIR] [--estimators smile,infonce] [--critics separable]
+
+Protocol (Poole et al. 2019 §4, Fig. 2; Song & Ermon 2020 Fig. 1): x ~ N(0, I_20), y = ρx + sqrt(1−ρ²)ε with
+true MI 2, 4, 6, 8, 10 nats, 4000 steps per stage (the critic is not reset between stages), a fresh minibatch
+of K = 64 pairs per step, Adam lr 5e-4, critics with 2 hidden layers of 256 ReLU units (separable: 32-d
+embeddings). The recorded estimate at each step is the estimator's reported value on the training minibatch
+(as in the papers' figures). Statistics over the last 1000 steps of each stage: mean, variance,
+bias = mean − truth, MSE = mean((estimate − truth)²).
+
+--quick scales stage lengths down to 300 steps and the statistics window to the last 100 steps (10× and
+~13× shorter): a smoke run of the whole grid in minutes on a CPU, NOT a reproduction; the table says so.
+
+Outputs in --out: table.md, results.json, estimates.npz (per-step estimates), mi_staircase.png / .pdf.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+
+from .critics import make_critic
+from .estimate import fit
+from .estimators import ESTIMATORS, make_estimator
+from .gaussians import STAIRCASE_MIS, correlated_gaussians, staircase
+
+__all__ = ["run_benchmark", "stage_statistics", "plot_staircase", "main"]
+
+FULL = dict(steps_per_stage=4000, window=1000)
+QUICK = dict(steps_per_stage=300, window=100)
+
+
+def stage_statistics(estimates, truths=STAIRCASE_MIS, steps_per_stage=4000, window=1000):
+    """Per stage: mean, var, bias, mse of the last `window` estimates. estimates: (n_stages·steps_per_stage,)."""
+    est = np.asarray(estimates, dtype=np.float64)
+    rows = []
+    for s, truth in enumerate(truths):
+        w = est[(s + 1) * steps_per_stage - window:(s + 1) * steps_per_stage]
+        rows.append(dict(mi=float(truth), mean=float(w.mean()), var=float(w.var()), bias=float(w.mean() - truth),
+                         mse=float(np.mean((w - truth) ** 2))))
+    return rows
+
+
+def run_one(estimator, critic, *, dim=20, batch_size=64, steps_per_stage=4000, lr=5e-4, seed=0, device="cpu",
+            mis=STAIRCASE_MIS, progress=None, hidden=256, embed_dim=32):
+    """Train one (estimator, critic) pair along the staircase; returns per-step estimates (numpy) and seconds."""
+    torch.manual_seed(seed)
+    kw = dict(hidden=hidden, embed_dim=embed_dim) if critic == "separable" else dict(hidden=hidden)
+    crit = make_critic(critic, dim, dim, **kw).to(device)
+    est = make_estimator(estimator, y_dim=dim).to(device)
+    gen = torch.Generator().manual_seed(seed + 1)
+
+    def sampler(step):
+        mi = staircase(step, mis, steps_per_stage)
+        x, y = correlated_gaussians(dim, mi, batch_size, seed=gen)
+        return x.to(device), y.to(device)
+
+    t0 = time.perf_counter()
+    hist = fit(crit, est, sampler, steps_per_stage * len(mis), lr=lr, progress=progress, desc=f"{estimator}/{critic}")
+    return hist, time.perf_counter() - t0
+
+
+def run_benchmark(estimators=ESTIMATORS, critics=("separable", "concat"), steps_per_stage=4000, window=1000,
+                  seed=0, device="cpu", progress=None, log=print):
+    """{(estimator, critic): dict(estimates, stats, seconds)} for the staircase."""
+    out = {}
+    for critic in critics:
+        for name in estimators:
+            hist, secs = run_one(name, critic, steps_per_stage=steps_per_stage, seed=seed, device=device,
+                                 progress=progress)
+            stats = stage_statistics(hist, STAIRCASE_MIS, steps_per_stage, window)
+            out[(name, critic)] = dict(estimates=hist, stats=stats, seconds=secs)
+            if log:
+                log(f"{name:>13s} {critic:>9s}  {secs:7.1f}s  " +
+                    "  ".join(f"I={r['mi']:.0f}: {r['mean']:6.2f}" for r in stats))
+    return out
+
+
+def format_table(results, steps_per_stage, window, quick=False):
+    lines = []
+    if quick:
+        lines.append(f"QUICK MODE: {steps_per_stage} steps per stage (not 4000), statistics over the last {window} "
+                     "steps (not 1000); a smoke run, not a reproduction of Poole et al. 2019.\n")
+    lines.append(f"Statistics over the last {window} steps of each {steps_per_stage}-step stage (d = 20, K = 64; "
+                 f"log K = {math.log(64):.3f}).\n")
+    lines.append("| estimator | critic | true MI | mean | variance | bias | MSE |")
+    lines.append("|---|---|---|---|---|---|---|")
+    for (name, critic), r in results.items():
+        for s in r["stats"]:
+            lines.append(f"| {name} | {critic} | {s['mi']:.0f} | {s['mean']:.3f} | {s['var']:.3f} | {s['bias']:+.3f} | "
+                         f"{s['mse']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_staircase(results, steps_per_stage, path_stem):
+    """Figure: one panel per estimator, per-step estimates (light) and a moving average, true MI as a staircase."""
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(n for n, _ in results))
+    ncol = min(3, len(names))
+    nrow = math.ceil(len(names) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False, sharey=True)
+    colors = {"separable": "tab:blue", "concat": "tab:orange"}
+    n_steps = steps_per_stage * len(STAIRCASE_MIS)
+    steps = np.arange(n_steps)
+    for ax, name in zip(axes.flat, names):
+        for (n, critic), r in results.items():
+            if n != name:
+                continue
+            e = r["estimates"]
+            c = colors.get(critic, None)
+            ax.plot(steps, e, color=c, alpha=0.25, lw=0.5)
+            k = max(1, steps_per_stage // 20)
+            ma = np.convolve(e, np.ones(k) / k, mode="valid")
+            ax.plot(steps[k - 1:], ma, color=c, lw=1.2, label=critic)
+        ax.plot(steps, staircase(steps, STAIRCASE_MIS, steps_per_stage), color="k", lw=1.0, label="true MI")
+        ax.axhline(math.log(64), color="gray", ls="--", lw=0.8, label="log K")
+        ax.set_title(name)
+        ax.set_ylim(-1, 14)
+        ax.set_xlabel("step")
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
+    axes[0, 0].set_ylabel("MI estimate (nats)")
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    for ext in ("png", "pdf"):
+        fig.savefig(f"{path_stem}.{ext}", dpi=130)
+    plt.close(fig)
+    return f"{path_stem}.png"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m divkit.mi.benchmark", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="300-step stages, 100-step windows (smoke run)")
+    ap.add_argument("--out", default="runs/mi_benchmark", help="output folder (default runs/mi_benchmark)")
+    ap.add_argument("--estimators", default=",".join(ESTIMATORS), help=f"comma list from {','.join(ESTIMATORS)}")
+    ap.add_argument("--critics", default="separable,concat", help="comma list from separable,concat")
+    ap.add_argument("--steps-per-stage", type=int, default=None, help="override the stage length")
+    ap.add_argument("--window", type=int, default=None, help="override the statistics window")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    cfg = dict(QUICK if args.quick else FULL)
+    if args.steps_per_stage:
+        cfg["steps_per_stage"] = args.steps_per_stage
+    if args.window:
+        cfg["window"] = args.window
+    if cfg["window"] > cfg["steps_per_stage"]:
+        ap.error("--window must not exceed the stage length")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ests = [e.strip() for e in args.estimators.split(",") if e.strip()]
+    crits = [c.strip() for c in args.critics.split(",") if c.strip()]
+    for e in ests:
+        if e not in ESTIMATORS:
+            ap.error(f"unknown estimator {e!r}; known: {','.join(ESTIMATORS)}")
+    os.makedirs(args.out, exist_ok=True)
+    results = run_benchmark(ests, crits, cfg["steps_per_stage"], cfg["window"], seed=args.seed, device=args.device,
+                            progress=False if args.no_progress else None)
+    scaled = cfg != FULL
+    table = format_table(results, cfg["steps_per_stage"], cfg["window"], quick=scaled)
+    with open(os.path.join(args.out, "table.md"), "w") as fh:
+        fh.write(table)
+    with open(os.path.join(args.out, "results.json"), "w") as fh:
+        json.dump(dict(config=dict(cfg, device=args.device, seed=args.seed, quick=args.quick),
+                       results=[dict(estimator=n, critic=c, seconds=r["seconds"], stats=r["stats"])
+                                for (n, c), r in results.items()]), fh, indent=1)
+    np.savez(os.path.join(args.out, "estimates.npz"), **{f"{n}__{c}": r["estimates"] for (n, c), r in results.items()})
+    fig = plot_staircase(results, cfg["steps_per_stage"], os.path.join(args.out, "mi_staircase"))
+    print(table)
+    print(f"figure: {fig}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

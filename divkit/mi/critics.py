@@ -1,0 +1,72 @@
+"""Critics T(x, y) that return the full K×K score matrix of a minibatch in one forward pass.
+
+scores[i, j] = T(x_i, y_j): the diagonal holds the joint pairs, the off-diagonal the product of marginals
+(the convention of `divkit.bounds`). Architectures follow Poole et al. 2019 (ReLU MLPs, 256 hidden units,
+2 hidden layers, 32-d embeddings for the separable critic).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["mlp", "SeparableCritic", "ConcatCritic", "make_critic", "CRITICS"]
+
+
+def mlp(in_dim: int, out_dim: int, hidden: int = 256, layers: int = 2, activation=nn.ReLU) -> nn.Sequential:
+    """`layers` hidden Linear+activation blocks of width `hidden`, then a Linear to `out_dim`."""
+    if layers < 0 or hidden < 1 or in_dim < 1 or out_dim < 1:
+        raise ValueError(f"mlp needs in_dim, out_dim, hidden >= 1 and layers >= 0; got {in_dim}, {out_dim}, {hidden}, {layers}")
+    mods, d = [], in_dim
+    for _ in range(layers):
+        mods += [nn.Linear(d, hidden), activation()]
+        d = hidden
+    mods.append(nn.Linear(d, out_dim))
+    return nn.Sequential(*mods)
+
+
+class SeparableCritic(nn.Module):
+    """T(x, y) = g(x)ᵀ h(y): two MLPs to `embed_dim`-d embeddings; scores = g(X) h(Y)ᵀ, (K, dx), (K, dy) -> (K, K).
+
+    Cost: 2K network evaluations and one K×K matrix product per batch.
+    """
+
+    def __init__(self, x_dim: int, y_dim: int, hidden: int = 256, embed_dim: int = 32, layers: int = 2):
+        super().__init__()
+        self.g = mlp(x_dim, embed_dim, hidden, layers)
+        self.h = mlp(y_dim, embed_dim, hidden, layers)
+
+    def forward(self, x, y):
+        return self.g(x) @ self.h(y).transpose(-2, -1)
+
+
+class ConcatCritic(nn.Module):
+    """T(x, y) = MLP([x, y]) on all K² pairs, built by broadcasting: (K, dx), (K, dy) -> (K, K).
+
+    Cost: K² network evaluations per batch (one forward pass on a (K·K, dx+dy) input).
+    """
+
+    def __init__(self, x_dim: int, y_dim: int, hidden: int = 256, layers: int = 2):
+        super().__init__()
+        self.f = mlp(x_dim + y_dim, 1, hidden, layers)
+
+    def forward(self, x, y):
+        k1, k2 = x.shape[-2], y.shape[-2]
+        pairs = torch.cat([x.unsqueeze(-2).expand(*x.shape[:-1], k2, x.shape[-1]),     # [i, j] = x_i
+                           y.unsqueeze(-3).expand(*y.shape[:-2], k1, k2, y.shape[-1])],  # [i, j] = y_j
+                          dim=-1)
+        return self.f(pairs).squeeze(-1)
+
+
+CRITICS = {"separable": SeparableCritic, "concat": ConcatCritic}
+
+
+def make_critic(critic, x_dim: int, y_dim: int, **kwargs) -> nn.Module:
+    """A critic module from a name ("separable", "concat"; "joint" is an alias of "concat") or a module (returned)."""
+    if isinstance(critic, nn.Module):
+        return critic
+    if not isinstance(critic, str):
+        raise TypeError(f"critic must be a name {sorted(CRITICS)} or a torch.nn.Module; got {type(critic).__name__}")
+    key = {"joint": "concat"}.get(critic.lower(), critic.lower())
+    if key not in CRITICS:
+        raise ValueError(f"unknown critic {critic!r}; known: {sorted(CRITICS)} (or pass an nn.Module)")
+    return CRITICS[key](x_dim, y_dim, **kwargs)

@@ -1,0 +1,167 @@
+"""MI estimators for training: each maps a score matrix to (reported value, training surrogate).
+
+An estimator is an `nn.Module` (some own parameters: the TUBA / I_α baseline network; MINE owns a moving
+average). ``est(scores, y)`` returns `EstimatorOutput(value, surrogate)`: *maximise* `surrogate`; report
+`value` (detached, nats). For the stop-gradient bounds of `divkit.bounds` (JS, SMILE) the surrogate's value
+already equals the reported value; for MINE they differ, and the surrogate must never be reported (it has
+no log: with rate 1 it equals mean(diag) − 1). ``est.evaluate(scores, y)`` gives the value without touching
+any state (held-out evaluation).
+
+Names (see `ESTIMATORS`): dv, mine, mine_f (= nwj), nwj, infonce, js, smile, tuba, interpolated.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .. import bounds as B
+from .critics import mlp
+
+__all__ = ["EstimatorOutput", "Estimator", "BoundEstimator", "MINE", "BaselineEstimator", "make_estimator",
+           "ESTIMATORS"]
+
+
+class EstimatorOutput(NamedTuple):
+    value: torch.Tensor      # reported estimate (nats), detached
+    surrogate: torch.Tensor  # objective to maximise (carries the gradient)
+
+
+class Estimator(nn.Module):
+    name = "estimator"
+
+    def forward(self, scores, y=None) -> EstimatorOutput:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def evaluate(self, scores, y=None):
+        """Reported value on a (held-out) batch; no state is updated."""
+        raise NotImplementedError
+
+
+class BoundEstimator(Estimator):
+    """A stateless bound of `divkit.bounds`: surrogate = bound(scores) (its stop-gradient tricks included)."""
+
+    def __init__(self, name, fn):
+        super().__init__()
+        self.name, self._fn = name, fn
+
+    def forward(self, scores, y=None):
+        s = self._fn(scores)
+        return EstimatorOutput(s.detach(), s)
+
+    @torch.no_grad()
+    def evaluate(self, scores, y=None):
+        return self._fn(scores)
+
+
+class MINE(Estimator):
+    """MINE (Belghazi et al. 2018, Algorithm 1 and §3.2): DV bound with a bias-corrected gradient.
+
+    The minibatch DV gradient ∇[mean_P T − log mean_Q e^T] = mean_P ∇T − mean_Q[e^T ∇T] / mean_Q e^T is biased
+    because of the ratio. MINE replaces the denominator by a moving average m of mean_Q e^T:
+
+        log m ← logaddexp(log(1 − r) + log m, log r + logmeanexp_Q(T))   (log space; the first batch initialises m)
+        surrogate = mean_P T − mean_Q e^{T − log m}       (m detached; its gradient is the corrected one)
+        value     = mean_P T − logmeanexp_Q(T)            (the DV bound; what is reported)
+
+    With r = 1, m is the current batch's mean and the surrogate's gradient equals the plain DV gradient
+    exactly. ``variant="f"`` is MINE-f: the f-divergence (NWJ) bound mean_P T − mean_Q e^{T−1}, for which
+    surrogate and value coincide and no moving average is needed. Q-samples are the off-diagonal pairs.
+
+    Args: rate r ∈ (0, 1] (Belghazi et al. use 0.01), variant "dv" or "f".
+    """
+
+    def __init__(self, rate: float = 0.01, variant: str = "dv"):
+        super().__init__()
+        if not 0.0 < float(rate) <= 1.0:
+            raise ValueError(f"rate must lie in (0, 1]; got {rate}")
+        if variant not in ("dv", "f"):
+            raise ValueError(f"variant must be 'dv' or 'f'; got {variant!r}")
+        self.rate, self.variant = float(rate), variant
+        self.name = "mine" if variant == "dv" else "mine_f"
+        self.register_buffer("log_ma", torch.tensor(float("nan")))  # nan = not initialised
+
+    def reset(self):
+        self.log_ma.fill_(float("nan"))
+
+    def forward(self, scores, y=None):
+        if self.variant == "f":
+            s = B.nwj(scores)
+            return EstimatorOutput(s.detach(), s)
+        k = scores.shape[-1]
+        off = ~torch.eye(k, dtype=torch.bool, device=scores.device)
+        lme = B._logmeanexp_offdiag(scores)                    # differentiable, logsumexp-based
+        joint = torch.diagonal(scores, dim1=-2, dim2=-1).mean(-1)
+        with torch.no_grad():
+            cur = lme.detach().to(self.log_ma.dtype)
+            if torch.isnan(self.log_ma) or self.rate == 1.0:
+                self.log_ma.copy_(cur)
+            else:
+                self.log_ma.copy_(torch.logaddexp(self.log_ma + math.log1p(-self.rate), cur + math.log(self.rate)))
+        log_m = self.log_ma.to(scores.dtype)
+        masked = (scores - log_m).masked_fill(~off, -math.inf)  # e^{-inf} = 0 on the diagonal, finite gradient
+        surrogate = joint - torch.exp(masked).sum((-2, -1)) / (k * (k - 1))
+        return EstimatorOutput((joint - lme).detach(), surrogate)
+
+    @torch.no_grad()
+    def evaluate(self, scores, y=None):
+        return B.nwj(scores) if self.variant == "f" else B.dv(scores)
+
+
+class BaselineEstimator(Estimator):
+    """TUBA or I_α with a learned log-baseline b(y) = MLP(y) (Poole et al. 2019 §2.2-2.3)."""
+
+    def __init__(self, kind: str, y_dim: int, alpha: float = 0.01, hidden: int = 256, layers: int = 2):
+        super().__init__()
+        if kind not in ("tuba", "interpolated"):
+            raise ValueError(f"kind must be 'tuba' or 'interpolated'; got {kind!r}")
+        self.name, self.alpha = kind, float(alpha)
+        self.baseline = mlp(y_dim, 1, hidden, layers)
+
+    def _bound(self, scores, y):
+        if y is None:
+            raise ValueError(f"estimator {self.name!r} needs y (its baseline is a function of y)")
+        b = self.baseline(y).squeeze(-1)
+        return B.tuba(scores, b) if self.name == "tuba" else B.interpolated(scores, b, self.alpha)
+
+    def forward(self, scores, y=None):
+        s = self._bound(scores, y)
+        return EstimatorOutput(s.detach(), s)
+
+    @torch.no_grad()
+    def evaluate(self, scores, y=None):
+        return self._bound(scores, y)
+
+
+ESTIMATORS = ("dv", "mine", "mine_f", "nwj", "infonce", "js", "smile", "tuba", "interpolated")
+
+
+def make_estimator(estimator, y_dim: int | None = None, **kwargs) -> Estimator:
+    """An estimator from a name in `ESTIMATORS` or an `Estimator` (returned unchanged).
+
+    kwargs: mine: rate; smile: clip (τ, default 5); interpolated: alpha (default 0.01), hidden, layers;
+    tuba: hidden, layers. tuba and interpolated need y_dim (their baseline network's input).
+    """
+    if isinstance(estimator, Estimator):
+        return estimator
+    if not isinstance(estimator, str):
+        raise TypeError(f"estimator must be a name {list(ESTIMATORS)} or an Estimator; got {type(estimator).__name__}")
+    key = estimator.lower().replace("-", "_")
+    if key == "mine":
+        return MINE(kwargs.get("rate", 0.01), "dv")
+    if key in ("mine_f", "nwj"):
+        e = BoundEstimator(key, B.nwj)
+        return e
+    if key == "smile":
+        clip = kwargs.get("clip", 5.0)
+        return BoundEstimator("smile", lambda s: B.smile(s, clip))
+    if key in ("dv", "infonce", "js"):
+        return BoundEstimator(key, getattr(B, key))
+    if key in ("tuba", "interpolated"):
+        if y_dim is None:
+            raise ValueError(f"estimator {key!r} needs y_dim for its baseline network")
+        return BaselineEstimator(key, y_dim, **kwargs)
+    raise ValueError(f"unknown estimator {estimator!r}; known: {list(ESTIMATORS)}")
