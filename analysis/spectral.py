@@ -1,0 +1,90 @@
+"""Linear stability of update rules: the per-step map at the equilibrium and its spectral radius.
+
+A rule's step (x, y, state) -> (x', y', state') linearised at the equilibrium is a matrix M; the iterates
+contract (locally) iff rho(M) = max |eig M| < 1, and rho is the asymptotic per-step contraction factor.
+Numeric: M by central finite differences of the vectorised step (exact up to rounding for linear games: the
+step is linear, so the O(h^2) error term vanishes; for non-linear games the error is O(h^2) = 1e-10).
+Symbolic: the rule is applied to sympy symbols on the game's exact linearisation (games.Game.symbolic_jacobian),
+which is exact for first-order rules and for consensus/SGA (at the equilibrium xi = 0, so d(J^T xi) = J^T J).
+
+Reference values (REFERENCE.md §4, V = x*y, lr = eta): simultaneous sqrt(1 + eta^2); alternating 1 (eta < 2);
+extragradient sqrt(1 - eta^2 + eta^4); optimistic sqrt((1 + sqrt(1 - 4 eta^2))/2) (eta <= 1/2); consensus/SGA
+sqrt((1 - eta*gamma)^2 + eta^2).
+"""
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from . import optim
+from .games import LinearGame
+
+
+def _flatten_components(comps):
+    shapes = [np.shape(c) for c in comps]
+    flat = np.concatenate([np.asarray(c, dtype=np.float64).reshape(-1) for c in comps])
+    return flat, shapes
+
+
+def step_matrix(game, method, lr, h=1e-5, **options):
+    """The numeric per-step linear map M at game.equilibrium(), on the stacked vector (x, y, *state).
+
+    Returns a (D, D) float64 array; D = 2 for memoryless rules on scalar games (optimistic and momentum carry
+    two more state variables).
+    """
+    rule = optim.get(method, **options)
+    x0, y0 = game.equilibrium()
+    if getattr(game, "vector", False):
+        n, m = game.A.shape
+        x0, y0 = np.full(n, float(x0)), np.full(m, float(y0))
+    else:
+        x0, y0 = np.asarray(x0, dtype=np.float64), np.asarray(y0, dtype=np.float64)
+    state = rule.init(game, x0, y0)
+    comps = [x0, y0, *[np.asarray(s, dtype=np.float64) for s in state]]
+    z0, shapes = _flatten_components(comps)
+    D = z0.size
+    Z = np.concatenate([z0 + h * np.eye(D), z0 - h * np.eye(D)])  # (2D, D)
+    batch, off = [], 0
+    for shp in shapes:
+        size = int(np.prod(shp)) if shp else 1
+        batch.append(Z[:, off:off + size].reshape(2 * D, *shp))
+        off += size
+    x, y, st = batch[0], batch[1], tuple(batch[2:])
+    xn, yn, stn = rule.update(game, x, y, st, lr)
+    out = np.concatenate([np.asarray(c, dtype=np.float64).reshape(2 * D, -1) for c in (xn, yn, *stn)], axis=1)
+    return ((out[:D] - out[D:]) / (2 * h)).T
+
+
+def symbolic_step_matrix(game, method, lr=None, **options):
+    """Exact per-step map (sympy Matrix) on (x, y, *state) for a scalar game with a symbolic linearisation.
+
+    lr: number or sympy expression (default: the positive symbol eta).
+    """
+    eta = sp.Symbol("eta", positive=True) if lr is None else sp.sympify(lr)
+    J = game.symbolic_jacobian()
+    lin = LinearGame(J[0, 0], J[0, 1], J[1, 0], J[1, 1])
+    rule = optim.get(method, **{k: sp.nsimplify(v) if isinstance(v, float) else v for k, v in options.items()})
+    x, y = sp.symbols("x y", real=True)
+    state = rule.init(lin, x, y)
+    syms = [sp.Symbol(f"s{i}", real=True) for i in range(len(state))]
+    xn, yn, stn = rule.update(lin, x, y, tuple(syms), eta)
+    outs = sp.Matrix([xn, yn, *stn])
+    return outs.jacobian(sp.Matrix([x, y, *syms])).applyfunc(sp.expand)
+
+
+def spectral_radius(game, method, lr, symbolic=False, **options):
+    """Spectral radius of the per-step map at the equilibrium.
+
+    symbolic=False: float (numpy lr array -> array of radii). symbolic=True: sympy expression in lr (pass a
+    sympy Symbol or number; eigenvalues from the exact map, |.| simplified assuming the symbols are positive).
+    """
+    if symbolic:
+        M = symbolic_step_matrix(game, method, lr, **options)
+        eigs = list(M.eigenvals(multiple=True))
+        mags = {sp.simplify(sp.sqrt(sp.expand(sp.re(e) ** 2 + sp.im(e) ** 2))) for e in eigs}
+        return mags.pop() if len(mags) == 1 else sp.Max(*mags)
+    lrs = np.asarray(lr, dtype=np.float64)
+    if lrs.ndim == 0:
+        M = step_matrix(game, method, float(lrs), **options)
+        return float(np.max(np.abs(np.linalg.eigvals(M))))
+    return np.array([spectral_radius(game, method, float(v), **options) for v in lrs.ravel()]).reshape(lrs.shape)
