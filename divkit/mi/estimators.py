@@ -85,7 +85,7 @@ class MINE(Estimator):
         self.register_buffer("log_ma", torch.tensor(float("nan")))  # nan = not initialised
 
     def reset(self):
-        self.log_ma.fill_(float("nan"))
+        self.log_ma = torch.tensor(float("nan"), device=self.log_ma.device)
 
     def forward(self, scores, y=None):
         if self.variant == "f":
@@ -96,11 +96,11 @@ class MINE(Estimator):
         lme = B._logmeanexp_offdiag(scores)                    # differentiable, logsumexp-based
         joint = torch.diagonal(scores, dim1=-2, dim2=-1).mean(-1)
         with torch.no_grad():
-            cur = lme.detach().to(self.log_ma.dtype)
-            if torch.isnan(self.log_ma) or self.rate == 1.0:
-                self.log_ma.copy_(cur)
+            cur = lme.detach()
+            if torch.isnan(self.log_ma) or self.rate == 1.0 or self.log_ma.device != cur.device:
+                self.log_ma = cur.clone()  # (re)initialise in the scores' dtype and device
             else:
-                self.log_ma.copy_(torch.logaddexp(self.log_ma + math.log1p(-self.rate), cur + math.log(self.rate)))
+                self.log_ma = torch.logaddexp(self.log_ma.to(cur.dtype) + math.log1p(-self.rate), cur + math.log(self.rate))
         log_m = self.log_ma.to(scores.dtype)
         masked = (scores - log_m).masked_fill(~off, -math.inf)  # e^{-inf} = 0 on the diagonal, finite gradient
         surrogate = joint - torch.exp(masked).sum((-2, -1)) / (k * (k - 1))
