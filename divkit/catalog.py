@@ -19,6 +19,14 @@ LOG2 = math.log(2.0)
 REAL = Interval()
 
 
+def _log1mexp(o, x):
+    """log(1 − e^x) for x < 0 at full relative accuracy (Mächler 2012): log(−expm1 x) near 0, log1p(−e^x) below."""
+    near = x > -LOG2
+    xn = o.where(near, x, o.full_like(x, -1.0))
+    xf = o.where(near, o.full_like(x, -1.0), x)
+    return o.where(near, o.log(-o.expm1(xn)), o.log1p(-o.exp(xf)))
+
+
 def _a(x):
     o = ops(x)
     return o, o.asarray(x)
@@ -190,8 +198,8 @@ def _js():
         o, t = _a(t)
         ok = t < 0.5 * LOG2
         tt = _guard(o, ok, t, 0.0)
-        # −½ log(2 − e^{2t}) = −½ [log 2 + log1p(−e^{2t}/2)]
-        return _inf_outside(o, ok, -0.5 * (LOG2 + o.log1p(-0.5 * o.exp(2.0 * tt))))
+        # −½ log(2 − e^{2t}) = −½ [log 2 + log(1 − e^{2t − log 2})]
+        return _inf_outside(o, ok, -0.5 * (LOG2 + _log1mexp(o, 2.0 * tt - LOG2)))
 
     def act(v):
         o, v = _a(v)
@@ -220,7 +228,7 @@ def _gan():
         o, t = _a(t)
         ok = t < 0.0
         tt = _guard(o, ok, t, -1.0)
-        return _inf_outside(o, ok, -o.log(-o.expm1(tt)))
+        return _inf_outside(o, ok, -_log1mexp(o, tt))
 
     def act(v):
         o, v = _a(v)
