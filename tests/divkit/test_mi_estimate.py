@@ -1,0 +1,116 @@
+"""dk.mi.estimate and dk.estimate_divergence end to end (small, seeded, a few seconds each).
+
+Accuracy bands: the estimates are lower bounds evaluated on held-out data, so the upper check is one-sided,
+value ≤ truth + 4·stderr; the lower checks are loose "reasonably close" bands for short training runs, set
+from the measured values with margin (short runs under-estimate by ~5-15 %).
+"""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import divkit as dk
+
+SMALL = dict(critic_kwargs=dict(hidden=32, embed_dim=8), batch_size=64, steps=300, lr=2e-3, progress=False)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny networks: threading only costs on a shared 2-core box
+    yield
+    torch.set_num_threads(old)
+
+
+def test_estimate_returns_a_held_out_value_with_stderr():
+    x, y = dk.mi.correlated_gaussians(2, 1.0, 4000, seed=0)
+    res = dk.mi.estimate(x.numpy(), y.numpy(), estimator="smile", seed=0, **SMALL)
+    assert isinstance(res, dk.mi.MIResult)
+    assert res.history.shape == (300,) and np.isfinite(res.history).all()
+    assert res.n_eval_batches == 4000 // 5 // 64
+    assert res.stderr > 0
+    assert res.value <= 1.0 + 4 * res.stderr
+    assert res.value > 0.7
+    again = dk.mi.estimate(x, y, estimator="smile", seed=0, **SMALL)
+    assert again.value == res.value  # seeded: identical
+
+
+@pytest.mark.parametrize("name", ["mine", "nwj", "infonce", "js", "dv"])
+def test_estimators_train_on_a_small_problem(name):
+    x, y = dk.mi.correlated_gaussians(2, 1.0, 3000, seed=1)
+    res = dk.mi.estimate(x, y, estimator=name, seed=1, **SMALL)
+    assert 0.6 < res.value < 1.0 + 4 * res.stderr + (0.15 if name == "dv" else 0.0), (name, res.value)
+
+
+def test_concat_critic_and_baselines_run():
+    x, y = dk.mi.correlated_gaussians(2, 1.0, 2000, seed=2)
+    for est, crit in [("infonce", "concat"), ("tuba", "separable"), ("interpolated", "separable")]:
+        kw = dict(SMALL, steps=150)
+        kw["critic_kwargs"] = dict(hidden=32) if crit == "concat" else SMALL["critic_kwargs"]
+        if est in ("tuba", "interpolated"):
+            kw["estimator_kwargs"] = dict(hidden=16)
+        res = dk.mi.estimate(x, y, estimator=est, critic=crit, seed=2, **kw)
+        assert np.isfinite(res.value) and res.value < 1.0 + 4 * res.stderr, (est, crit, res.value)
+
+
+def test_self_consistency_song_ermon():
+    # Song & Ermon 2020 §6: independence -> 0; two independent copies -> 2x; I(g(X); Y) ≤ I(X; Y)
+    kw = dict(SMALL, steps=400)
+    x, y = dk.mi.correlated_gaussians(2, 1.0, 4000, seed=3)
+    x2, y2 = dk.mi.correlated_gaussians(2, 1.0, 4000, seed=4)
+    one = dk.mi.estimate(x, y, estimator="smile", seed=0, **kw).value
+    two = dk.mi.estimate(torch.cat([x, x2], 1), torch.cat([y, y2], 1), estimator="smile", seed=0, **kw).value
+    indep = dk.mi.estimate(x, y2, estimator="smile", seed=0, **kw).value
+    func = dk.mi.estimate(x[:, :1] ** 3, y, estimator="smile", seed=0, **kw).value  # keeps only coordinate 1
+    assert abs(indep) < 0.1, indep
+    assert two / one == pytest.approx(2.0, abs=0.3), (one, two)
+    assert func <= one + 0.05, (func, one)
+    assert func == pytest.approx(0.5, abs=0.15)  # one of two coordinates: I/2, cube is a bijection
+
+
+def test_estimate_divergence_against_gaussian_closed_forms():
+    rng = np.random.default_rng(0)
+    p = rng.normal(1.0, 1.0, (8000, 1))
+    q = rng.normal(0.0, 1.0, (8000, 1))
+    truths = {"kl": 0.5, "squared_hellinger": 2 * (1 - math.exp(-1 / 8)),   # Δ = 1, σ = 1 (REFERENCE §2)
+              "pearson": math.exp(1.0) - 1.0}
+    for div, truth in truths.items():
+        res = dk.estimate_divergence(p, q, div, steps=400, seed=0, progress=False)
+        assert isinstance(res, dk.mi.DivergenceResult) and res.divergence == div
+        assert res.value <= truth + 3 * res.stderr, (div, res.value, res.stderr)  # one-sided lower-bound band
+        assert res.value >= 0.8 * truth, (div, res.value, truth)                   # reasonably tight
+
+
+def test_estimate_divergence_accepts_objects_and_torch():
+    p = torch.randn(1000, 2) + torch.tensor([0.5, 0.0])
+    q = torch.randn(1000, 2)
+    res = dk.estimate_divergence(p, q, dk.get("js"), steps=50, progress=False)
+    assert np.isfinite(res.value) and res.value <= math.log(2)
+
+
+def test_bad_inputs():
+    x = np.zeros((100, 2))
+    with pytest.raises(ValueError, match="same number of pairs"):
+        dk.mi.estimate(x, np.zeros((99, 2)), steps=1)
+    with pytest.raises(ValueError, match="too few samples"):
+        dk.mi.estimate(x, x, steps=1, batch_size=64)
+    with pytest.raises(ValueError, match="known"):
+        dk.mi.estimate(np.zeros((400, 2)), np.zeros((400, 2)), estimator="bogus", steps=1)
+    with pytest.raises(ValueError, match="same dimension"):
+        dk.estimate_divergence(np.zeros((50, 2)), np.zeros((50, 3)), "kl", steps=1)
+
+
+def test_no_progress_bar_when_not_a_tty(capsys):
+    x, y = dk.mi.correlated_gaussians(2, 0.5, 500, seed=0)
+    dk.mi.estimate(x, y, steps=600, batch_size=16, critic_kwargs=dict(hidden=8, embed_dim=4))  # progress=None: auto
+    err = capsys.readouterr().err
+    assert "it/s" not in err and "%|" not in err
+
+
+@pytest.mark.cuda
+def test_estimate_on_cuda():
+    x, y = dk.mi.correlated_gaussians(2, 1.0, 2000, seed=0)
+    res = dk.mi.estimate(x, y, estimator="mine", device="cuda", seed=0, **SMALL)
+    assert next(res.critic.parameters()).device.type == "cuda"
+    assert 0.5 < res.value < 1.0 + 4 * res.stderr
