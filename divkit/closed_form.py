@@ -504,8 +504,12 @@ def _fallback_name(p, q) -> str:
             return "none"
     if _is_1d_continuous(p) and _is_1d_continuous(q):
         return "quadrature"
-    if isinstance(p, td.Distribution) or _is_scipy_frozen(p):
+    if isinstance(p, td.Distribution):
         return "monte_carlo"
+    if _is_scipy_frozen(p) and _is_scipy_frozen(q) and all(hasattr(d, "logpdf") and hasattr(d, "rvs")
+                                                          for d in (p, q)):
+        cont = [_is_1d_continuous(d) or _scipy_kind(d) == "multivariate_normal" for d in (p, q)]
+        return "monte_carlo" if all(cont) else "none"
     return "none"
 
 
@@ -530,11 +534,15 @@ def _quadrature(p, q, div, numpy_out: bool):
 
 
 def _index_dist(d, idx):
-    if idx == ():
-        return d
-    params = {k: v[idx] for k, v in d.__dict__.items()
-              if k in d.arg_constraints and isinstance(v, torch.Tensor)}
-    return type(d)(**params, validate_args=False)
+    """The batch element idx of d, rebuilt from detached parameters (quadrature works on floats)."""
+    try:
+        params = {k: getattr(d, k).detach()[idx] for k in d.arg_constraints}
+        return type(d)(**params, validate_args=False)
+    except (TypeError, ValueError, AttributeError, NotImplementedError, IndexError):
+        if idx == ():
+            return d
+        raise TypeError(f"quadrature cannot split the batch of {type(d).__name__}; pass unbatched "
+                        f"distributions or use method='monte_carlo'") from None
 
 
 def _quad_pair(p, q, div) -> float:
@@ -643,7 +651,9 @@ def divergence(p, q, div="kl", *, method: str = "auto", n: int = 100_000, seed: 
                             f"{_type_name(q)}; use method='monte_carlo'")
         return _quadrature(p, q, div, numpy_out)
     if fb == "none":
-        raise TypeError(f"unsupported pair {_type_name(p)} / {_type_name(q)} for {div.name!r}")
+        raise TypeError(f"unsupported pair {_type_name(p)} / {_type_name(q)} for {div.name!r}: no closed form, and "
+                        f"neither quadrature (two 1-D densities) nor Monte Carlo (two densities of one event shape) "
+                        f"applies; for discrete distributions pass probability vectors (e.g. d.pmf(support))")
     return _monte_carlo(p, q, div, n, seed, numpy_out)
 
 

@@ -326,14 +326,15 @@ class MonteCarloResult(NamedTuple):
     n: int
 
 
-def _sampler(d, n: int, seed: int):
-    """Samples (n, *batch, *event) and a log-density function; torch uses rsample when available."""
+def _check_sampleable(d, nm: str):
     if isinstance(d, torch.distributions.Distribution):
-        return None
-    if _is_scipy_frozen(d) or hasattr(d, "rvs"):
-        return None
+        return
+    if _is_scipy_frozen(d) or type(d).__name__ == "multivariate_normal_frozen":
+        if not hasattr(d, "logpdf"):
+            raise TypeError(f"{nm}: Monte Carlo needs densities (logpdf); got a discrete scipy distribution")
+        return
     raise TypeError(f"monte_carlo_divergence needs torch.distributions or scipy.stats frozen distributions, "
-                    f"got {type(d).__name__}")
+                    f"got {type(d).__name__} for {nm}")
 
 
 def _torch_draw(d, n: int, gen_seed: int):
@@ -381,8 +382,8 @@ def monte_carlo_divergence(p, q, div, n: int = 100_000, seed: int = 0) -> MonteC
     is_t = isinstance(p, torch.distributions.Distribution), isinstance(q, torch.distributions.Distribution)
     if is_t[0] != is_t[1]:
         raise TypeError("p and q must both be torch.distributions or both scipy.stats frozen distributions")
-    _sampler(p, n, seed)
-    _sampler(q, n, seed)
+    _check_sampleable(p, "p")
+    _check_sampleable(q, "q")
     name = div.name if _is_registered(div) else None
 
     if is_t[0]:
