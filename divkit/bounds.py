@@ -27,6 +27,7 @@ negative number that is no longer exactly -e^T, as no float32 can hold it anyway
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -74,8 +75,15 @@ def _check_scores(scores, name="scores"):
     return s, was_numpy
 
 
+@functools.lru_cache(maxsize=64)
 def _offdiag_mask(k, device):
+    # cached: rebuilding a K×K mask every training step is measurable overhead for small critics
     return ~torch.eye(k, dtype=torch.bool, device=device)
+
+
+@functools.lru_cache(maxsize=64)
+def _diag_mask(k, device):
+    return torch.eye(k, dtype=torch.bool, device=device)
 
 
 def _diag(s):
@@ -85,7 +93,7 @@ def _diag(s):
 def _logmeanexp_offdiag(s):
     """log( 1/(K(K-1)) Σ_{i≠j} e^{s_ij} ), the diagonal masked with -inf before the logsumexp."""
     k = s.shape[-1]
-    masked = s.masked_fill(~_offdiag_mask(k, s.device), -math.inf)
+    masked = s.masked_fill(_diag_mask(k, s.device), -math.inf)
     return torch.logsumexp(masked.flatten(-2), dim=-1) - math.log(k * (k - 1))
 
 
@@ -176,8 +184,7 @@ def _nwj_torch(s):
     # kl.p_term(v) = v, kl.q_term(v) = e^{v-1} (tangent-continued, see the module Warning)
     kl = get("kl")
     k = s.shape[-1]
-    off = _offdiag_mask(k, s.device)
-    q = kl.q_term(s.masked_fill(~off, 0.0)) * off
+    q = kl.q_term(s.masked_fill(_diag_mask(k, s.device), 0.0)).masked_fill(_diag_mask(k, s.device), 0.0)
     return _diag(s).mean(-1) - q.sum(dim=(-2, -1)) / (k * (k - 1))
 
 
@@ -201,14 +208,14 @@ def infonce(scores):
         I_NCE = mean_i [ S_ii − log Σ_j e^{S_ij} ] + log K        (row i: x_i against y_1..y_K)
 
     Reported value and gradient: I_NCE itself. A lower bound in expectation, and I_NCE ≤ log K for every
-    input (each row term is a log-softmax ≤ 0; it is also clamped at 0 so that float rounding cannot push
-    it above: the result is ≤ log K as rounded in the input dtype). Invariant to adding a constant c_i
+    input (each row term S_ii − logsumexp_j S_ij ≤ 0; it is also clamped at 0 so that float rounding cannot
+    push it above: the result is ≤ log K as rounded in the input dtype). Invariant to adding a constant c_i
     per row (any function of x), hence to one global constant. Shapes: (..., K, K) -> (...).
     """
     s, was_numpy = _check_scores(scores)
     k = s.shape[-1]
-    row = torch.log_softmax(s, dim=-1)
-    term = _diag(row).clamp_max(0.0)
+    # S_ii − logsumexp_j S_ij ≤ 0 mathematically; the clamp makes it hold after rounding too
+    term = (_diag(s) - torch.logsumexp(s, dim=-1)).clamp_max(0.0)
     return _out(term.mean(-1) + math.log(k), was_numpy)
 
 
@@ -216,8 +223,7 @@ def _js_fgan_torch(s):
     # the "gan" f-GAN bound (= 2·JS − log 4): E_P[-softplus(-S)] - E_Q[softplus(S)], fused terms
     g = get("gan")
     k = s.shape[-1]
-    off = _offdiag_mask(k, s.device)
-    q = g.q_term(s) * off
+    q = g.q_term(s).masked_fill(_diag_mask(k, s.device), 0.0)
     return g.p_term(_diag(s)).mean(-1) - q.sum(dim=(-2, -1)) / (k * (k - 1))
 
 

@@ -48,10 +48,12 @@ def stage_statistics(estimates, truths=STAIRCASE_MIS, steps_per_stage=4000, wind
 
 
 def run_one(estimator, critic, *, dim=20, batch_size=64, steps_per_stage=4000, lr=5e-4, seed=0, device="cpu",
-            mis=STAIRCASE_MIS, progress=None, hidden=256, embed_dim=32):
+            mis=STAIRCASE_MIS, progress=None, hidden=256, embed_dim=32, layers=2):
     """Train one (estimator, critic) pair along the staircase; returns per-step estimates (numpy) and seconds."""
     torch.manual_seed(seed)
-    kw = dict(hidden=hidden, embed_dim=embed_dim) if critic == "separable" else dict(hidden=hidden)
+    kw = dict(hidden=hidden, layers=layers)
+    if critic == "separable":
+        kw["embed_dim"] = embed_dim
     crit = make_critic(critic, dim, dim, **kw).to(device)
     est = make_estimator(estimator, y_dim=dim).to(device)
     gen = torch.Generator().manual_seed(seed + 1)
@@ -67,13 +69,13 @@ def run_one(estimator, critic, *, dim=20, batch_size=64, steps_per_stage=4000, l
 
 
 def run_benchmark(estimators=ESTIMATORS, critics=("separable", "concat"), steps_per_stage=4000, window=1000,
-                  seed=0, device="cpu", progress=None, log=print):
+                  seed=0, device="cpu", progress=None, log=print, layers=2):
     """{(estimator, critic): dict(estimates, stats, seconds)} for the staircase."""
     out = {}
     for critic in critics:
         for name in estimators:
             hist, secs = run_one(name, critic, steps_per_stage=steps_per_stage, seed=seed, device=device,
-                                 progress=progress)
+                                 progress=progress, layers=layers)
             stats = stage_statistics(hist, STAIRCASE_MIS, steps_per_stage, window)
             out[(name, critic)] = dict(estimates=hist, stats=stats, seconds=secs)
             if log:
@@ -145,6 +147,9 @@ def main(argv=None):
     ap.add_argument("--critics", default="separable,concat", help="comma list from separable,concat")
     ap.add_argument("--steps-per-stage", type=int, default=None, help="override the stage length")
     ap.add_argument("--window", type=int, default=None, help="override the statistics window")
+    ap.add_argument("--layers", type=int, default=2,
+                    help="hidden layers per critic MLP: 2 as in Poole et al.'s code, 3 as in Song & Ermon's (their "
+                         "mlp(layers=2) adds one input layer)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
@@ -166,13 +171,13 @@ def main(argv=None):
             ap.error(f"unknown estimator {e!r}; known: {','.join(ESTIMATORS)}")
     os.makedirs(args.out, exist_ok=True)
     results = run_benchmark(ests, crits, cfg["steps_per_stage"], cfg["window"], seed=args.seed, device=args.device,
-                            progress=False if args.no_progress else None)
+                            progress=False if args.no_progress else None, layers=args.layers)
     scaled = cfg != FULL
     table = format_table(results, cfg["steps_per_stage"], cfg["window"], quick=scaled)
     with open(os.path.join(args.out, "table.md"), "w") as fh:
         fh.write(table)
     with open(os.path.join(args.out, "results.json"), "w") as fh:
-        json.dump(dict(config=dict(cfg, device=args.device, seed=args.seed, quick=args.quick),
+        json.dump(dict(config=dict(cfg, device=args.device, seed=args.seed, quick=args.quick, layers=args.layers),
                        results=[dict(estimator=n, critic=c, seconds=r["seconds"], stats=r["stats"])
                                 for (n, c), r in results.items()]), fh, indent=1)
     np.savez(os.path.join(args.out, "estimates.npz"), **{f"{n}__{c}": r["estimates"] for (n, c), r in results.items()})

@@ -80,7 +80,7 @@ def fit(critic, estimator, sampler: Callable, steps: int, lr: float = 5e-4, opti
     """
     params = list(critic.parameters()) + list(estimator.parameters())
     opt = optimizer if optimizer is not None else torch.optim.Adam(params, lr=lr)
-    hist = torch.empty(steps)
+    hist = []
     it = range(steps)
     if _progress(progress, steps):
         from tqdm.auto import tqdm
@@ -92,8 +92,8 @@ def fit(critic, estimator, sampler: Callable, steps: int, lr: float = 5e-4, opti
         opt.zero_grad(set_to_none=True)
         (-out.surrogate).backward()
         opt.step()
-        hist[step] = out.value.detach().to("cpu", torch.float32) if out.value.device.type != "cpu" else out.value.detach()
-    return hist.numpy()
+        hist.append(out.value.detach())  # stays on the device: no per-step synchronisation
+    return torch.stack(hist).to("cpu", torch.float64).numpy() if hist else np.zeros(0)
 
 
 def _split(n, eval_fraction, gen, min_eval):
