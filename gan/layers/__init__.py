@@ -1,0 +1,9 @@
+"""Building blocks for GAN models: spectral normalisation, SAGAN self-attention, conditioning (concatenation and
+the projection discriminator), PacGAN packing, MSG-GAN multi-scale models. See docs/stabilisers.md."""
+from .packing import PackedCritic, pack, packed_features, unpack
+from .self_attention import SelfAttention2d
+from .spectral_norm import (frozen_power_iteration, power_iteration_, remove_spectral_norm, spectral_norm,
+                            spectral_norm_modules)
+
+__all__ = ["PackedCritic", "pack", "packed_features", "unpack", "SelfAttention2d", "frozen_power_iteration",
+           "power_iteration_", "remove_spectral_norm", "spectral_norm", "spectral_norm_modules"]

@@ -1,0 +1,11 @@
+"""GAN training stabilisers as standalone pieces: generator EMA, gradient penalties (R1, R2, WGAN-GP), instance
+noise, one-sided label smoothing, the unrolled-GAN generator loss, the MINE regulariser, TTUR presets.
+See docs/stabilisers.md."""
+from .ema import GeneratorEMA
+from .penalties import (SMOOTHABLE, add_instance_noise, gradient_squared_norm, linear_anneal, r1_penalty, r2_penalty,
+                        smoothed_p_term, wgan_gp_penalty)
+from .unrolled import unrolled_critic_params, unrolled_generator_loss
+
+__all__ = ["GeneratorEMA", "SMOOTHABLE", "add_instance_noise", "gradient_squared_norm", "linear_anneal",
+           "r1_penalty", "r2_penalty", "smoothed_p_term", "wgan_gp_penalty", "unrolled_critic_params",
+           "unrolled_generator_loss"]
