@@ -9,8 +9,8 @@ embeddings). The recorded estimate at each step is the estimator's reported valu
 (as in the papers' figures). Statistics over the last 1000 steps of each stage: mean, variance,
 bias = mean − truth, MSE = mean((estimate − truth)²).
 
---quick scales stage lengths down to 300 steps and the statistics window to the last 100 steps (10× and
-~13× shorter): a smoke run of the whole grid in minutes on a CPU, NOT a reproduction; the table says so.
+--quick scales stage lengths down to 200 steps and the statistics window to the last 100 steps (20× and
+10× shorter): a smoke run of the whole grid in minutes on a CPU, NOT a reproduction; the table says so.
 
 Outputs in --out: table.md, results.json, estimates.npz (per-step estimates), mi_staircase.png / .pdf.
 """
@@ -33,7 +33,7 @@ from .gaussians import STAIRCASE_MIS, correlated_gaussians, staircase
 __all__ = ["run_benchmark", "stage_statistics", "plot_staircase", "main"]
 
 FULL = dict(steps_per_stage=4000, window=1000)
-QUICK = dict(steps_per_stage=300, window=100)
+QUICK = dict(steps_per_stage=200, window=100)
 
 
 def stage_statistics(estimates, truths=STAIRCASE_MIS, steps_per_stage=4000, window=1000):
@@ -141,7 +141,7 @@ def plot_staircase(results, steps_per_stage, path_stem):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m divkit.mi.benchmark", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="300-step stages, 100-step windows (smoke run)")
+    ap.add_argument("--quick", action="store_true", help="200-step stages, 100-step windows (smoke run)")
     ap.add_argument("--out", default="runs/mi_benchmark", help="output folder (default runs/mi_benchmark)")
     ap.add_argument("--estimators", default=",".join(ESTIMATORS), help=f"comma list from {','.join(ESTIMATORS)}")
     ap.add_argument("--critics", default="separable,concat", help="comma list from separable,concat")
