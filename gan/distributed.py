@@ -84,10 +84,20 @@ def wrap_ddp(model: nn.Module, info: DistInfo, **ddp_kwargs) -> nn.Module:
     """``DistributedDataParallel(model)`` when running distributed, else ``model`` unchanged."""
     if not info.distributed:
         return model
+    from .layers.spectral_norm import spectral_norm_modules
+
     model = model.to(info.device)
     if info.device.type == "cuda":
         ddp_kwargs.setdefault("device_ids", [info.local_rank])
-    return nn.parallel.DistributedDataParallel(model, **ddp_kwargs)
+    sn = [(m, h) for m, h in spectral_norm_modules(model)]
+    current = [h.is_current(m) for m, h in sn]
+    ddp = nn.parallel.DistributedDataParallel(model, **ddp_kwargs)
+    # DDP's construction broadcasts rank 0's parameters and buffers in place (u, v included, so they match the
+    # weights): that bumps the weights' version counters, which must not cost a spectral-norm power iteration
+    for (m, h), cur in zip(sn, current):
+        if cur:
+            h.mark_current(m)
+    return ddp
 
 
 def shard(batch: torch.Tensor, info: DistInfo) -> torch.Tensor:

@@ -11,7 +11,10 @@ every weight access in train mode, so a critic that sees the real and the fake b
 does two iterations per step. Here an iteration runs on the first training-mode forward *after the weight
 changed*: the hook compares the weight tensor's in-place version counter (bumped by every optimizer step and
 by ``load_state_dict``) with the one seen at the last iteration. Real and fake forwards of one critic step
-therefore share one iteration; each optimizer step triggers exactly one more. (Writes through ``.data`` do
+therefore share one iteration; each optimizer step triggers exactly one more. ``load_state_dict`` restores u, v
+with W and whether they were current (state-dict key ``<name>_sn_stale``), so a resumed run does exactly the
+iterations of an uninterrupted one; `gan.distributed.wrap_ddp` likewise ignores DDP's
+initial broadcast of rank 0's weights. (Writes through ``.data`` do
 not bump the version counter and go unnoticed: call ``power_iteration_`` after them.) ``power_iteration_(model, n)``
 runs iterations explicitly (e.g. to converge σ before training or after loading weights from elsewhere), and
 ``frozen_power_iteration(model)`` suspends them (used by the unrolled-GAN look-ahead, whose functional
@@ -24,6 +27,7 @@ Networks", ICLR 2018, §2.1 and Algorithm 1.
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import torch
 import torch.nn.functional as F
@@ -71,6 +75,32 @@ class SpectralNormHook:
                 self.last_version = (id(w), w._version)
         setattr(module, self.name, w / self.sigma(module))
 
+    def mark_current(self, module: nn.Module) -> None:
+        """Treat the stored u, v as up to date for the current weight (no iteration before its next change)."""
+        w = getattr(module, self.name + "_orig")
+        self.last_version = (id(w), w._version)
+
+    def is_current(self, module: nn.Module) -> bool:
+        w = getattr(module, self.name + "_orig")
+        return self.last_version == (id(w), w._version)
+
+    # A state dict records whether u, v are current for the saved W (key ``<name>_sn_stale``, a bool tensor):
+    # a checkpoint written between an optimizer step and the next forward holds u, v of the previous weights.
+    # Loading restores exactly that state, so a resumed run does the same iterations as an uninterrupted one.
+    def add_stale_flag(self, module, state_dict, prefix, local_metadata) -> None:
+        state_dict[prefix + self.name + "_sn_stale"] = torch.tensor(not self.is_current(module))
+
+    def pop_stale_flag(self, module, state_dict, prefix, *args) -> None:
+        flag = state_dict.pop(prefix + self.name + "_sn_stale", None)
+        self._loaded_stale = bool(flag) if flag is not None else False
+
+    def after_load(self, module: nn.Module, incompatible_keys) -> None:
+        if getattr(self, "_loaded_stale", False):
+            self.last_version = None       # iterate on the next training forward
+        else:
+            self.mark_current(module)      # loading itself (an in-place copy) costs no iteration
+        self._loaded_stale = False
+
     def after_forward(self, module: nn.Module, inputs, output) -> None:
         # keep only a detached W/σ̂ between forwards: a non-leaf attribute would make the module un-deep-copyable
         # (EMA copies, checkpoints) and hold the last graph alive
@@ -113,6 +143,10 @@ def spectral_norm(module: nn.Module, name: str = "weight", eps: float = 1e-12, i
     hook.last_version = (id(w), w._version)  # the initial weights have had their iteration(s)
     setattr(module, name, (w / hook.sigma(module)).detach())  # plain attribute until the first forward
     hook.handle = module.register_forward_pre_hook(hook)
+    hook.load_handle = module.register_load_state_dict_post_hook(hook.after_load)
+    # a partial, not a bound method: torch marks public state-dict hooks with an attribute
+    hook.save_handle = module.register_state_dict_post_hook(functools.partial(SpectralNormHook.add_stale_flag, hook))
+    hook.preload_handle = module.register_load_state_dict_pre_hook(hook.pop_stale_flag)
     hook.post_handle = module.register_forward_hook(hook.after_forward)
     hooks[name] = hook
     return module
@@ -126,6 +160,8 @@ def remove_spectral_norm(module: nn.Module, name: str = "weight") -> nn.Module:
     hook = hooks.pop(name)
     hook.handle.remove()
     hook.post_handle.remove()
+    for h in (hook.load_handle, hook.save_handle, hook.preload_handle):
+        h.remove()
     with torch.no_grad():
         w = getattr(module, name + "_orig") / hook.sigma(module)
     delattr(module, name)
@@ -148,8 +184,7 @@ def power_iteration_(model: nn.Module, n: int = 1) -> None:
         raise ValueError(f"n must be ≥ 0; got {n}")
     for m, hook in spectral_norm_modules(model):
         hook.iterate(m, int(n))
-        w = getattr(m, hook.name + "_orig")
-        hook.last_version = (id(w), w._version)
+        hook.mark_current(m)
 
 
 @contextlib.contextmanager

@@ -20,12 +20,14 @@ SCRIPT = textwrap.dedent('''
     from torch import nn
     import divkit as dk
     from gan.distributed import init_from_env, wrap_ddp, shard, cleanup
+    from gan.layers import spectral_norm
 
     torch.set_default_dtype(torch.float64)
     info = init_from_env(backend="gloo")
     torch.manual_seed(0)                        # same init and same global batches on every rank
     G = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
-    D = nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
+    # spectral norm in the critic: u, v buffers and one power iteration per update must agree across ranks
+    D = nn.Sequential(spectral_norm(nn.Linear(2, 8)), nn.LeakyReLU(0.2), spectral_norm(nn.Linear(8, 1)))
     g, d = wrap_ddp(G, info), wrap_ddp(D, info)
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-2, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(D.parameters(), lr=1e-2, betas=(0.5, 0.9))
@@ -48,7 +50,8 @@ SCRIPT = textwrap.dedent('''
         loss_g.backward()
         opt_g.step()
     if info.is_main:
-        torch.save({"G": G.state_dict(), "D": D.state_dict()}, sys.argv[1])
+        torch.save({"G": G.state_dict(), "D": D.state_dict(),
+                    "iters": torch.tensor(D[0].weight_sn_iterations)}, sys.argv[1])
     cleanup()
 ''')
 
@@ -82,6 +85,9 @@ def test_two_gloo_processes_equal_one_process_with_doubled_batch(tmp_path):
             # all-reduce vs one sum): ~1e-16 relative per step, amplified by Adam's division by √v over 4 steps
             # to well below 1e-10
             assert torch.allclose(a[net][k], b[net][k], rtol=1e-10, atol=1e-12), (net, k)
+    # init + one per critic update (the first after the generator's forward through the updated critic)
+    assert int(a["iters"]) == int(b["iters"]) == 1 + 4
+    assert "0.weight_u" in a["D"]
     # and the run did move the weights (the comparison is not vacuous)
     torch.manual_seed(0)
     g0 = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2)).double()

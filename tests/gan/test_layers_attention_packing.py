@@ -1,5 +1,6 @@
 import pytest
 import torch
+from hypothesis import given, strategies as st
 from torch import nn
 
 from gan.layers import PackedCritic, SelfAttention2d, pack, packed_features, unpack
@@ -72,3 +73,15 @@ def test_packed_critic_input_size_and_output_per_pack():
         pc(torch.randn(10, d))
     with pytest.raises(ValueError, match="positive int"):
         pack(torch.randn(4, 2), 0)
+
+
+@given(st.integers(1, 4), st.integers(1, 3), st.integers(1, 3), st.booleans())
+def test_pack_unpack_roundtrip_and_pack_contents(b, m, f, image):
+    shape = (b * m, f, 2, 3) if image else (b * m, f)
+    x = torch.randn(shape)
+    p = pack(x, m)
+    assert p.shape[0] == b and p.shape[1] == m * f
+    assert torch.equal(unpack(p, m), x)
+    for i in range(b):
+        for k in range(m):
+            assert torch.equal(p[i, k * f:(k + 1) * f], x[i * m + k])
