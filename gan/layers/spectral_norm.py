@@ -37,22 +37,25 @@ __all__ = ["spectral_norm", "remove_spectral_norm", "power_iteration_", "frozen_
            "spectral_norm_modules", "SpectralNormHook"]
 
 
-def _as_matrix(w: torch.Tensor) -> torch.Tensor:
-    # (out, in, kh, kw) -> (out, in·kh·kw); Linear weights are already (out, in)
+def _as_matrix(w: torch.Tensor, dim: int = 0) -> torch.Tensor:
+    # the output-channel axis first: Conv (out, in, kh, kw) -> (out, in·kh·kw); ConvTranspose (in, out, kh, kw)
+    # uses dim = 1 -> (out, in·kh·kw), as torch.nn.utils.parametrizations.spectral_norm does
+    if dim != 0:
+        w = w.movedim(dim, 0)
     return w.reshape(w.shape[0], -1)
 
 
 class SpectralNormHook:
     """Forward pre-hook that sets ``module.<name> = W / σ`` from the parameter ``module.<name>_orig``."""
 
-    def __init__(self, name: str, eps: float):
-        self.name, self.eps = name, eps
+    def __init__(self, name: str, eps: float, dim: int = 0):
+        self.name, self.eps, self.dim = name, eps, dim
         self.frozen = False
         self.last_version = None  # version of <name>_orig at the last power iteration
 
     @torch.no_grad()
     def iterate(self, module: nn.Module, n: int = 1) -> None:
-        w = _as_matrix(getattr(module, self.name + "_orig"))
+        w = _as_matrix(getattr(module, self.name + "_orig"), self.dim)
         u, v = getattr(module, self.name + "_u"), getattr(module, self.name + "_v")
         for _ in range(n):
             v.copy_(F.normalize(w.t() @ u, dim=0, eps=self.eps))
@@ -61,7 +64,7 @@ class SpectralNormHook:
 
     def sigma(self, module: nn.Module) -> torch.Tensor:
         """σ̂ = uᵀ W v with u, v constants (differentiable in W)."""
-        w = _as_matrix(getattr(module, self.name + "_orig"))
+        w = _as_matrix(getattr(module, self.name + "_orig"), self.dim)
         u = getattr(module, self.name + "_u").clone(memory_format=torch.contiguous_format)
         v = getattr(module, self.name + "_v").clone(memory_format=torch.contiguous_format)
         return torch.dot(u, w @ v)
@@ -108,12 +111,14 @@ class SpectralNormHook:
 
 
 def spectral_norm(module: nn.Module, name: str = "weight", eps: float = 1e-12, init_iterations: int = 1,
-                  generator: torch.Generator | None = None) -> nn.Module:
+                  generator: torch.Generator | None = None, dim: int | None = None) -> nn.Module:
     """Apply spectral normalisation to ``module.<name>`` in place and return the module.
 
     The parameter is renamed ``<name>_orig``; buffers ``<name>_u`` (out,) and ``<name>_v`` (in·k·k,) hold the
     power-iteration vectors, initialised from N(0, I) (``generator`` for reproducibility) and refined by
-    ``init_iterations`` iterations.
+    ``init_iterations`` iterations. ``dim``: the output axis of the weight, moved first before flattening the
+    rest (default 1 for ConvTranspose, 0 otherwise — PyTorch's convention); σ̂ is the top singular value of
+    that matrix, Miyato et al.'s reshape heuristic for convolutions (not the operator norm of the convolution).
 
     Example:
         >>> layer = spectral_norm(nn.Linear(4, 3))
@@ -130,7 +135,12 @@ def spectral_norm(module: nn.Module, name: str = "weight", eps: float = 1e-12, i
     if w.dim() < 2:
         raise ValueError(f"spectral_norm needs a weight with ≥ 2 dimensions; {name!r} has shape {tuple(w.shape)}")
     hooks = module.__dict__.setdefault("_sn_hooks", {})
-    mat = _as_matrix(w.detach())
+    if dim is None:
+        dim = 1 if isinstance(module, nn.modules.conv._ConvTransposeNd) else 0
+    if not -w.dim() <= dim < w.dim():
+        raise ValueError(f"dim must index the weight's {w.dim()} axes; got {dim}")
+    dim = dim % w.dim()
+    mat = _as_matrix(w.detach(), dim)
     u = F.normalize(torch.randn(mat.shape[0], generator=generator, dtype=w.dtype).to(w.device), dim=0, eps=eps)
     v = F.normalize(torch.randn(mat.shape[1], generator=generator, dtype=w.dtype).to(w.device), dim=0, eps=eps)
     del module._parameters[name]
@@ -138,7 +148,7 @@ def spectral_norm(module: nn.Module, name: str = "weight", eps: float = 1e-12, i
     module.register_buffer(name + "_u", u)
     module.register_buffer(name + "_v", v)
     setattr(module, name + "_sn_iterations", 0)
-    hook = SpectralNormHook(name, eps)
+    hook = SpectralNormHook(name, eps, dim)
     hook.iterate(module, init_iterations)
     hook.last_version = (id(w), w._version)  # the initial weights have had their iteration(s)
     setattr(module, name, (w / hook.sigma(module)).detach())  # plain attribute until the first forward

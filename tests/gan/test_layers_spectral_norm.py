@@ -21,12 +21,30 @@ def test_top_singular_value_is_one_after_power_iterations(layer):
     power_iteration_(m, 500)
     m.eval()
     m(torch.randn(1, *( (m.in_features,) if isinstance(m, nn.Linear) else (m.in_channels, 6, 6))))
-    w = m.weight.reshape(m.weight.shape[0], -1)
+    w = m.weight.movedim(1, 0) if isinstance(m, nn.ConvTranspose2d) else m.weight   # output axis first
+    w = w.reshape(w.shape[0], -1)
     # power iteration converges geometrically in (σ2/σ1)²; 500 steps on random weights reach float32 rounding:
     # 1e-4 relative is ~1000 float32 eps on a 7×5 SVD
     assert torch.linalg.svdvals(w)[0].item() == pytest.approx(1.0, rel=1e-4)
-    w_orig = m.weight_orig.reshape(w.shape)
+    w_orig = m.weight_orig.movedim(1, 0) if isinstance(m, nn.ConvTranspose2d) else m.weight_orig
+    w_orig = w_orig.reshape(w.shape)
     assert (w_orig / torch.linalg.svdvals(w_orig)[0] - w).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("make", [lambda: nn.Conv2d(3, 6, 3), lambda: nn.ConvTranspose2d(4, 2, 4)])
+def test_matches_torch_parametrization_after_convergence(make):
+    torch.manual_seed(2)
+    ours, ref = make(), make()
+    ref.load_state_dict(ours.state_dict())
+    spectral_norm(ours)
+    power_iteration_(ours, 500)
+    torch.nn.utils.parametrizations.spectral_norm(ref, n_power_iterations=500)
+    x = torch.randn(1, ours.in_channels, 5, 5)
+    ref.train()
+    ref(x)                      # torch iterates on access in train mode: 500 iterations
+    ours.eval(), ref.eval()
+    # both converge to the same top singular vector of the same matrix; float32 after 500 iterations
+    assert torch.allclose(ours(x), ref(x), atol=1e-5)
 
 
 def test_u_is_a_buffer_kept_between_steps_and_saved():
