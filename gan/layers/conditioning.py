@@ -63,7 +63,6 @@ class ProjectionHead(nn.Module):
         if spectral_norm:
             _sn(self.psi)
             _sn(self.embed)  # Miyato & Koyama apply SN to the embedding too
-        # (B, F) · (B, F) -> (B,)
 
     def forward(self, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         _check_labels(y, self.num_classes)

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["spectral_norm", "remove_spectral_norm", "power_iteration_", "frozen_power_iteration",
+__all__ = ["spectral_norm", "apply_spectral_norm", "remove_spectral_norm", "power_iteration_", "frozen_power_iteration",
            "spectral_norm_modules", "SpectralNormHook"]
 
 
@@ -160,6 +160,22 @@ def spectral_norm(module: nn.Module, name: str = "weight", eps: float = 1e-12, i
     hook.post_handle = module.register_forward_hook(hook.after_forward)
     hooks[name] = hook
     return module
+
+
+SN_LAYER_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
+                  nn.ConvTranspose3d, nn.Embedding)
+
+
+def apply_spectral_norm(model: nn.Module, types: tuple = SN_LAYER_TYPES, generator: torch.Generator | None = None
+                        ) -> nn.Module:
+    """Spectrally normalise the weight of every submodule of ``model`` of one of ``types`` (in place; returns
+    ``model``). Layers already normalised are left alone. E.g. ``apply_spectral_norm(MLPCritic())`` for a
+    ``--spectral-norm`` flag. Apply it before building the optimizer (the parameters become ``weight_orig``)."""
+    for m in model.modules():
+        if isinstance(m, types) and "weight" not in m.__dict__.get("_sn_hooks", {}) and \
+                isinstance(getattr(m, "weight", None), nn.Parameter):
+            spectral_norm(m, generator=generator)
+    return model
 
 
 def remove_spectral_norm(module: nn.Module, name: str = "weight") -> nn.Module:

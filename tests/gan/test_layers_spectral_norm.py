@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan.layers import frozen_power_iteration, power_iteration_, remove_spectral_norm, spectral_norm
+from gan.layers import apply_spectral_norm, frozen_power_iteration, power_iteration_, remove_spectral_norm, spectral_norm
 from gan.stabilisers import GeneratorEMA
 
 
@@ -185,3 +185,16 @@ def test_resume_from_state_dict_is_bit_identical(sync_before_save):
     assert "0.weight_sn_stale" in state["m"] and bool(state["m"]["0.weight_sn_stale"]) is (not sync_before_save)
     # strict loading into a plain SN model accepts the flag
     _critic().load_state_dict(state["m"], strict=True)
+
+
+def test_apply_spectral_norm_to_a_whole_critic():
+    from gan.layers import SelfAttention2d
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), SelfAttention2d(8), nn.Flatten(),
+                          nn.Linear(8 * 4 * 4, 1))
+    apply_spectral_norm(model)
+    names = {n for n, _ in model.named_parameters()}
+    assert {"0.weight_orig", "2.f.weight_orig", "2.g.weight_orig", "2.h.weight_orig", "4.weight_orig"} <= names
+    assert "1.weight" in names          # BatchNorm untouched
+    apply_spectral_norm(model)          # idempotent
+    assert model(torch.randn(2, 3, 4, 4)).shape == (2, 1)
