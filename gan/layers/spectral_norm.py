@@ -57,9 +57,10 @@ class SpectralNormHook:
     def iterate(self, module: nn.Module, n: int = 1) -> None:
         w = _as_matrix(getattr(module, self.name + "_orig"), self.dim)
         u, v = getattr(module, self.name + "_u"), getattr(module, self.name + "_v")
-        for _ in range(n):
-            v.copy_(F.normalize(w.t() @ u, dim=0, eps=self.eps))
-            u.copy_(F.normalize(w @ v, dim=0, eps=self.eps))
+        with torch.autocast(w.device.type, enabled=False):  # iterate in the weight's precision, not bf16
+            for _ in range(n):
+                v.copy_(F.normalize(w.t() @ u, dim=0, eps=self.eps))
+                u.copy_(F.normalize(w @ v, dim=0, eps=self.eps))
         setattr(module, self.name + "_sn_iterations", getattr(module, self.name + "_sn_iterations") + n)
 
     def sigma(self, module: nn.Module) -> torch.Tensor:
@@ -67,7 +68,8 @@ class SpectralNormHook:
         w = _as_matrix(getattr(module, self.name + "_orig"), self.dim)
         u = getattr(module, self.name + "_u").clone(memory_format=torch.contiguous_format)
         v = getattr(module, self.name + "_v").clone(memory_format=torch.contiguous_format)
-        return torch.dot(u, w @ v)
+        with torch.autocast(w.device.type, enabled=False):  # σ̂ in the weight's precision under bf16 autocast
+            return torch.dot(u, w @ v)
 
     def __call__(self, module: nn.Module, inputs) -> None:
         w = getattr(module, self.name + "_orig")

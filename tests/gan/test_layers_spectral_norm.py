@@ -198,3 +198,22 @@ def test_apply_spectral_norm_to_a_whole_critic():
     assert "1.weight" in names          # BatchNorm untouched
     apply_spectral_norm(model)          # idempotent
     assert model(torch.randn(2, 3, 4, 4)).shape == (2, 1)
+
+
+def test_power_iteration_and_sigma_stay_float32_under_bf16_autocast():
+    torch.manual_seed(0)
+    a, b = spectral_norm(nn.Linear(16, 16)), spectral_norm(nn.Linear(16, 16))
+    b.load_state_dict(a.state_dict())
+    opt_a, opt_b = torch.optim.SGD(a.parameters(), lr=0.1), torch.optim.SGD(b.parameters(), lr=0.1)
+    x = torch.randn(4, 16)
+    for opt in (opt_a, opt_b):
+        opt.zero_grad()
+    a(x).sum().backward(); opt_a.step()
+    b(x).sum().backward(); opt_b.step()
+    a(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        b(x)
+    # identical weights; the iteration under autocast must match float32 to rounding (bf16 would give ~1e-2)
+    assert b.weight_u.dtype == torch.float32
+    assert torch.allclose(a.weight_u, b.weight_u, atol=1e-6)
+    assert torch.allclose(a.weight, b.weight, atol=1e-6)
