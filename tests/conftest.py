@@ -6,7 +6,12 @@ CI environment variable is set or HYPOTHESIS_PROFILE=ci; `dev` otherwise (random
 import os
 
 import pytest
+import torch
 from hypothesis import HealthCheck, settings
+
+# Tests use tiny tensors: one intra-op thread is faster (thread hand-off dominates) and removes
+# thread-count dependence of float reductions.
+torch.set_num_threads(1)
 
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=60,
                           suppress_health_check=[HealthCheck.too_slow], print_blob=True)
@@ -15,8 +20,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 
 
 def pytest_collection_modifyitems(config, items):
-    import torch
-
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device (none visible to torch)")
