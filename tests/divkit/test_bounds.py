@@ -253,3 +253,11 @@ def test_bad_input_messages():
         B.fdiv_lower_bound(3, np.zeros(2), np.zeros(2))
     with pytest.raises(ValueError, match="at least one"):
         B.dv_lower_bound(np.zeros(0), np.zeros(2))
+
+
+def test_js_fgan_term_equals_the_gan_fdiv_bound():
+    s = _rand_scores(seed=8, scale=10.0)
+    k = len(s)
+    off = s[~np.eye(k, dtype=bool)]
+    assert float(B._js_fgan_torch(torch.tensor(s))) == pytest.approx(
+        float(B.fdiv_lower_bound("gan", np.diag(s), off)), rel=1e-12)
