@@ -46,7 +46,7 @@ def test_large_mu_asymptotics():
     e_grad = np.abs(S.js_grad(mu) / grad_a - 1)
     assert np.all(e_gap < 10 / mu ** 2) and np.all(e_grad < 10 / mu ** 2)
     assert np.all(np.diff(e_gap) < 0) and np.all(np.diff(e_grad) < 0)
-    assert S.js(17.0) < np.log(2) and S.js_grad(30.0) > 0  # neither rounded away
+    assert S.js_gap(30.0) > 0 and S.js_grad(30.0) > 0  # JS itself rounds to log 2 here; the gap does not
 
 
 def test_gan_saturating_gradient_is_2_djs_and_nonsaturating_is_kl_minus_2js():
