@@ -65,7 +65,7 @@ def main():
         rows.append((f"KL Normal pairs 1e6 ({str(dtype)[6:]}, {nt} thr)", "torch kl_divergence", tb, td))
     torch.set_num_threads(threads)
 
-    print(f"{"case":<40}{'baseline':<22}{'baseline ms':>12}{'divkit ms':>11}{'ratio':>8}")
+    print(f"{'case':<40}{'baseline':<22}{'baseline ms':>12}{'divkit ms':>11}{'ratio':>8}")
     for case, base, tb, td in rows:
         print(f"{case:<40}{base:<22}{tb * 1e3:12.2f}{td * 1e3:11.2f}{tb / td:8.2f}")
 
