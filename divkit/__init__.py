@@ -30,6 +30,8 @@ _LAZY = {
     "legendre": ("legendre", None),
     "testing": ("testing", None),
     "plotting": ("plotting", None),
+    "validation": ("validation", None),
+    "MonteCarloResult": ("numeric", "MonteCarloResult"),
     "envelope_figure": ("plotting", "envelope_figure"),
 }
 
