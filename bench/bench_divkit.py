@@ -3,6 +3,9 @@
     python bench/bench_divkit.py            # full sizes
     python bench/bench_divkit.py --quick    # small sizes (smoke run)
 
+Then it runs bench_closed_form.py's KL table (10^7-entry probability vectors vs scipy rel_entr, 10^6 Normal
+pairs vs torch.distributions.kl_divergence), so one command prints every issue-2 ratio.
+
 Rows live in the module-level list ROWS of (name, fn, baseline_fn[, baseline_scale]) where fn and
 baseline_fn take no arguments; baseline_scale (default 1) multiplies the measured baseline time, for
 baselines too slow to run in full (the row says how it was extrapolated). Other topics append their rows
@@ -95,3 +98,8 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
+    # the closed-form KL rows (probability vectors vs scipy rel_entr, Normal pairs vs torch kl_divergence)
+    import bench_closed_form  # noqa: E402  (same folder)
+
+    print()
+    bench_closed_form.main()
