@@ -3,7 +3,7 @@
     python bench/bench_divkit.py            # full sizes
     python bench/bench_divkit.py --quick    # small sizes (smoke run)
 
-Then it runs bench_closed_form.py's KL table (10^7-entry probability vectors vs scipy rel_entr, 10^6 Normal
+Then it runs closed_form_kl.py's KL table (10^7-entry probability vectors vs scipy rel_entr, 10^6 Normal
 pairs vs torch.distributions.kl_divergence), so one command prints every issue-2 ratio.
 
 Rows live in the module-level list ROWS of (name, fn, baseline_fn[, baseline_scale]) where fn and
@@ -99,7 +99,7 @@ def main(argv=None):
 if __name__ == "__main__":
     main()
     # the closed-form KL rows (probability vectors vs scipy rel_entr, Normal pairs vs torch kl_divergence)
-    import bench_closed_form  # noqa: E402  (same folder)
+    import closed_form_kl  # noqa: E402  (same folder)
 
     print()
-    bench_closed_form.main()
+    closed_form_kl.main()

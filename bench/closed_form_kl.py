@@ -6,7 +6,7 @@
    dk.divergence(P, Q, "kl") vs torch.distributions.kl_divergence(P, Q).
 Ratio = baseline time / divkit time (> 1: divkit faster). Minimum of 15 interleaved repeats (robust on a shared machine).
 
-    python bench/bench_closed_form.py
+    python bench/closed_form_kl.py   (also run by bench/bench_divkit.py)
 """
 from __future__ import annotations
 
