@@ -7,7 +7,7 @@ from .config import TrainConfig
 from .trainer import Trainer
 
 
-def demo_ring8(out_dir="out/gan_ring8", steps: int = 1500, seed: int = 0, divergence: str = "gan",
+def demo_ring8(out_dir="out/gan_ring8", steps: int = 1000, seed: int = 0, divergence: str = "gan",
                generator_loss: str = "nonsaturating", progress: bool = False) -> dict:
     """Train an MLP f-GAN on ring8 and write `out_dir/samples.png` (+ samples.npy, metrics.jsonl, summary.json).
 

@@ -129,17 +129,24 @@ def test_toml_config_and_flag_override(tmp_path):
     (["--steps", "ten"], "invalid int value"),
     (["--data", "fashion_mnist", "--data-path", "/nonexistent"], "not found"),
 ])
-def test_cli_bad_values_exit_2(flags, message, tmp_path):
-    r = _cli("train", *flags, "--out", str(tmp_path), check=False)
-    assert r.returncode == 2 and message in r.stderr, r.stderr
+def test_cli_bad_values_exit_2(flags, message, tmp_path, capsys):
+    from gan.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["train", *flags, "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err, err
 
 
-def test_cli_sample_and_eval(tmp_path):
+def test_cli_sample_and_eval(tmp_path, capsys):
+    from gan.cli import main
+
     out = tmp_path / "r"
-    _cli("train", "--steps", "4", "--batch-size", "16", "--hidden", "8", "--layers", "1", "--no-progress",
-         "--sample-every", "0", "--eval-samples", "100", "--out", str(out))
-    r = _cli("eval", str(out), "--n", "300")
-    m = json.loads(r.stdout)
+    assert main(["train", "--steps", "4", "--batch-size", "16", "--hidden", "8", "--layers", "1", "--no-progress",
+                 "--sample-every", "0", "--eval-samples", "100", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out), "--n", "300"]) == 0
+    m = json.loads(capsys.readouterr().out)
     assert m["n"] == 300 and 0 <= m["hq_fraction"] <= 1
-    _cli("sample", str(out), "--n", "50", "--output", str(tmp_path / "s.npy"))
+    assert main(["sample", str(out), "--n", "50", "--output", str(tmp_path / "s.npy")]) == 0
     assert np.load(tmp_path / "s.npy").shape == (50, 2)
