@@ -99,7 +99,7 @@ def dirac_gan():
         g = games.DiracGAN(loss, reg, gamma=1.0, sigma=1.0, clip=np.inf)
         gx, gy = g.grads(P.ravel(), T.ravel())
         ax.quiver(T, P, -np.asarray(gy).reshape(P.shape), np.asarray(gx).reshape(P.shape), color="0.5")
-        tr = analysis.simulate(g, "simultaneous", lr=0.1, steps=400, x0=0.5, y0=1.5)
+        tr = analysis.simulate(g, "simultaneous", lr=0.1, steps=400, x0=0.5, y0=1.5)  # psi0, theta0
         ax.plot(tr.y, tr.x, "C3", lw=1.2); ax.plot([0], [0], "k*")
         ax.set_xlabel("θ (generator)"); ax.set_ylabel("ψ (discriminator)"); ax.set_title(g.name)
         ax.set_xlim(-2, 2); ax.set_ylim(-2, 2)

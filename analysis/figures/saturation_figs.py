@@ -86,13 +86,37 @@ def conjugate_envelope():
     return fig, {"t": t, "u": u, "envelope": env}
 
 
-def ring8_mode_collapse():
+def ring8_mode_collapse(steps=(200, 1000, 3000), seed=0):
+    """Generator samples on ring8 after increasing training budgets (standard GAN, via gan.trainer.train).
+
+    Each budget is a separate run from the same seed (so the panels show one training run's trajectory up to
+    the optimiser state at that step). Needs the `gan` package; reported as unavailable otherwise.
+    """
+    import tempfile
+    from pathlib import Path
+
     try:
-        from gan import trainer  # noqa: F401  (lazy: gan is optional for analysis)
-        train = getattr(trainer, "train")
-    except (ImportError, AttributeError) as exc:
-        raise FigureUnavailable(f"ring8_mode_collapse needs gan.trainer.train (not available: {exc})") from exc
-    raise FigureUnavailable("ring8_mode_collapse: gan.trainer.train found but its API is not wired here yet")
+        from gan.config import TrainConfig
+        from gan.trainer import train
+    except ImportError as exc:
+        raise FigureUnavailable(f"ring8_mode_collapse needs gan.trainer.train and gan.config.TrainConfig ({exc})")
+    fig, axes = plt.subplots(1, len(steps), figsize=(3.2 * len(steps), 3.3), sharex=True, sharey=True)
+    data = {}
+    ang = np.arange(8) * 2 * np.pi / 8
+    for ax, n in zip(np.atleast_1d(axes), steps):
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = TrainConfig(data="ring8", divergence="gan", steps=int(n), seed=seed, progress=False,
+                              sample_every=0, checkpoint_every=10 ** 9, out=tmp, hidden=64, lr_g=1e-3, lr_d=1e-3)
+            summary = train(cfg)
+            x = np.load(Path(tmp) / "samples.npy")
+        ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.4)
+        ax.plot(np.cos(ang), np.sin(ang), "rx", ms=6)
+        modes = summary.get("modes", summary.get("metrics", {}).get("modes") if isinstance(
+            summary.get("metrics"), dict) else None)
+        ax.set_title(f"step {n}" + (f", modes {modes}" if modes is not None else ""))
+        ax.set_xlabel("x₁"); ax.set_ylabel("x₂"); ax.set_aspect("equal")
+        data[f"samples_{n}"] = x
+    return fig, data
 
 
 class FigureUnavailable(RuntimeError):

@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 
 RC = {"font.size": 10, "axes.labelsize": 10, "axes.titlesize": 10, "legend.fontsize": 8, "xtick.labelsize": 9,
       "ytick.labelsize": 9, "figure.dpi": 100, "savefig.dpi": 200, "savefig.bbox": "tight", "axes.grid": True,
-      "grid.alpha": 0.3, "lines.linewidth": 1.5, "pdf.fonttype": 42}
+      "grid.alpha": 0.3, "lines.linewidth": 1.5, "pdf.fonttype": 42, "figure.constrained_layout.use": True}
 
 
 @contextlib.contextmanager
