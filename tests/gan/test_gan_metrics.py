@@ -81,3 +81,18 @@ def test_fid_kid_with_injected_extractor():
     # Means differ by 1, variances equal (1/16 each): FID ≈ 1; sampling error of the means ~ 2·0.25/√300.
     assert f == pytest.approx(1.0, abs=0.1)
     assert metrics.kid(a, a, mean_pixel, subsets=3, subset_size=100)["kid"] < metrics.kid(a, b, mean_pixel, subsets=3, subset_size=100)["kid"]
+
+
+def test_small_classifier_learns_and_gives_features():
+    import torch
+
+    from gan.features import classifier_extractor, train_classifier
+
+    # Two classes: bright vs dark 8×8 images with noise; a working classifier separates them.
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 2, (256,), generator=g)
+    x = (y.float() * 2 - 1)[:, None, None, None] * 0.5 + 0.3 * torch.randn(256, 1, 8, 8, generator=g)
+    model, acc = train_classifier(x, y, epochs=3, batch_size=64)
+    assert acc > 0.95
+    f = classifier_extractor(model)(x[:10])
+    assert f.shape == (10, 128) and torch.isfinite(f).all()
