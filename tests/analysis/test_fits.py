@@ -26,3 +26,18 @@ def test_reverse_kl_locks_onto_a_mode_when_far_apart_and_not_when_close():
     assert far["D"] == pytest.approx(np.log(2), abs=1e-3)  # KL(N(a,1) || mixture) -> log 2
     near = fits.fit_gaussian("reverse_kl", means=(-1.0, 1.0))
     assert abs(near["m"]) < 1e-4
+
+
+def test_reverse_kl_mode_locking_thresholds_2_41_local_2_80_global():
+    # REFERENCE.md §4: a mode-locked local minimum appears from a ~ 2.41, and is global from a ~ 2.80
+    def fits_at(a):
+        centred = fits.fit_gaussian("reverse_kl", means=(-a, a), starts=[(0.0, np.log(np.sqrt(1 + a * a)))])
+        locked = fits.fit_gaussian("reverse_kl", means=(-a, a), starts=[(a, 0.0)])
+        return centred, locked
+
+    c, l = fits_at(2.35)
+    assert abs(l["m"]) < 1e-4  # no local minimum at a mode yet: the mode start slides to the centre
+    c, l = fits_at(2.45)
+    assert l["m"] > 2.0 and l["D"] > c["D"]  # local, not global
+    c, l = fits_at(2.85)
+    assert l["m"] > 2.5 and l["D"] < c["D"]  # global
