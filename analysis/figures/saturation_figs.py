@@ -86,7 +86,7 @@ def conjugate_envelope():
     return fig, {"t": t, "u": u, "envelope": env}
 
 
-def ring8_mode_collapse(steps=(200, 1000, 3000), seed=0):
+def ring8_mode_collapse(steps=(100, 400, 1200), seed=0):
     """Generator samples on ring8 after increasing training budgets (standard GAN, via gan.trainer.train).
 
     Each budget is a separate run from the same seed (so the panels show one training run's trajectory up to
