@@ -86,6 +86,8 @@ def test_bad_objective_and_name():
 
 @pytest.mark.slow
 def test_frozen_generator_original_loss_gradient_vanishes_while_logd_does_not():
-    r = S.frozen_generator_experiment(budgets=(20,), critic_iters=1500, record_every=100)
-    sat, ns = r["sat/20"], r["nonsat/20"]
-    assert sat[-1] < 0.5 * sat.max() and ns[-1] > 5 * sat[-1]
+    # measured (seed 0, default sizes): after 200 G steps the original-loss norm falls from 0.5 to ~0.02 over
+    # 1500 critic steps while the -log D norm grows to ~12; after only 20 G steps the critic cannot saturate yet
+    r = S.frozen_generator_experiment(budgets=(200,), critic_iters=1500, record_every=100)
+    sat, ns = r["sat/200"], r["nonsat/200"]
+    assert sat[-1] < 0.2 * sat.max() and ns[-1] > 50 * sat[-1]
