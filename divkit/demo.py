@@ -2,7 +2,8 @@
 
 1. Every registered divergence between two example Gaussians: closed form beside numeric quadrature.
 2. The Fenchel conjugate of the TV generator as the upper envelope of the lines u·t − f(u).
-3. (when those packages provide them) a small f-GAN on ring8 and a fast subset of the analysis figures.
+3. A small f-GAN trained on ring8 on the CPU, with its sample plot and mode metrics.
+4. A fast subset of the analysis figures (saddle dynamics, update rules, Dirac-GAN, JS saturation, ...).
 """
 from __future__ import annotations
 
@@ -75,22 +76,19 @@ def main(argv=None) -> int:
 
 
 def _gan_demo(out: Path) -> None:
-    try:
-        from gan.demo import demo_ring8
-    except ImportError:
-        print("\n(gan demo not available in this version)")
-        return
-    print("\ntraining a small f-GAN on ring8 (CPU)...")
-    demo_ring8(out / "gan_ring8")
+    from gan.demo import demo_ring8
+
+    print("\ntraining a small f-GAN (gan divergence, non-saturating G loss) on ring8, CPU...")
+    s = demo_ring8(out / "gan_ring8")
+    print(f"after {s['steps']} steps: {s['modes']}/8 modes captured, high-quality {100 * s['hq_fraction']:.1f}%, "
+          f"reverse KL {s['reverse_kl']:.3f} (VEEGAN/PacGAN protocol, 2,500 samples); "
+          f"samples in {out / 'gan_ring8' / 'samples.png'}")
 
 
 def _analysis_demo(out: Path) -> None:
-    try:
-        from analysis.figures import demo_subset
-    except ImportError:
-        print("\n(analysis figures not available in this version)")
-        return
-    print("\nwriting a fast subset of the analysis figures...")
+    from analysis.figures import demo_subset
+
+    print("\nwriting a fast subset of the analysis figures (python -m analysis figures --out DIR for all)...")
     demo_subset(out / "figures")
 
 
