@@ -143,7 +143,9 @@ class _TorchOps:
 
     @staticmethod
     def softplus(x):
-        return torch.clamp_min(x, 0) + torch.log1p(torch.exp(-torch.abs(x)))
+        # logaddexp(x, 0): exact, overflow-free, and its gradient at x = 0 is σ(0) = ½ (a hand-written
+        # max(x, 0) + log1p(e^{−|x|}) gets 1 there: clamp passes gradient 1 at the boundary, |x| gives 0)
+        return torch.logaddexp(x, torch.zeros_like(x))
 
     @staticmethod
     def xlogy(x, y):

@@ -30,3 +30,16 @@ def test_gan_conjugate_gradient_finite_in_both_branches():
     # d/dt [-log(1 - e^t)] = e^t / (1 - e^t)
     expected = torch.exp(t.detach()) / -torch.expm1(t.detach())
     assert torch.allclose(t.grad, expected, rtol=1e-12)
+
+
+def test_torch_softplus_gradient_at_zero_is_one_half():
+    # was max(x, 0) + log1p(e^{-|x|}): autograd gave 1 at x = 0 instead of σ(0) = ½
+    from divkit._array import TORCH
+
+    x = torch.tensor([0.0, -1e4, 1e4, 3.0], dtype=torch.float64, requires_grad=True)
+    y = TORCH.softplus(x)
+    y.sum().backward()
+    assert torch.allclose(x.grad, torch.sigmoid(x.detach()), rtol=0, atol=1e-15)
+    assert torch.isfinite(y).all()
+    for dtype in (torch.float32, torch.bfloat16):
+        assert torch.isfinite(TORCH.softplus(torch.tensor([-1e4, 1e4], dtype=dtype))).all()
