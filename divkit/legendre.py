@@ -108,7 +108,9 @@ def _argmax_sorted(u64, f64, t_sorted):
     h = finite[_lower_hull(u64[finite], f64[finite])]
     if h.size == 1:
         return np.full(t_sorted.shape, h[0], dtype=np.intp)
-    slopes = np.diff(f64[h]) / np.diff(u64[h])  # increasing
+    # increasing; a subnormal grid spacing may overflow a slope to ±inf, which still orders correctly
+    with np.errstate(over="ignore"):
+        slopes = np.diff(f64[h]) / np.diff(u64[h])
     # rank of each t among the slopes by merging two sorted runs (stable timsort: one linear merge)
     merged = np.argsort(np.concatenate([slopes, t_sorted]), kind="stable")
     is_t = merged >= slopes.size

@@ -202,3 +202,13 @@ def test_envelope_figure_tv_and_callable(tmp_path):
         envelope_figure("kl", np.array([1.0, 0.5]))
     with pytest.raises(TypeError, match="div_or_f"):
         envelope_figure(3.0)
+
+
+def test_subnormal_grid_spacing_does_not_warn_or_break():
+    # hypothesis found u = [0, 2.2e-311]: the hull slope 1/2.2e-311 overflowed with a RuntimeWarning
+    u = np.array([0.0, 2.22507386e-311])
+    fu = np.array([0.0, 1.0])
+    t = np.array([-1.0, 0.0, 1e300])
+    got = legendre_transform(u, fu, t)
+    brute = (t[:, None] * u[None, :] - fu[None, :]).max(axis=1)
+    np.testing.assert_array_equal(got, brute)
