@@ -33,7 +33,6 @@ import math
 import numpy as np
 import torch
 
-from ._array import ops
 from .catalog import get
 
 __all__ = ["fdiv_lower_bound", "dv_lower_bound", "dv", "nwj", "infonce", "js", "tuba", "interpolated", "smile"]
@@ -106,6 +105,21 @@ def _mean_offdiag(s):
 # bounds from critic outputs on two sample sets
 
 
+def _pair_to_torch(a, b, name_a, name_b):
+    """Two sample arrays as torch tensors of one dtype/device (a tensor among them sets both); non-empty."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        ref = a if isinstance(a, torch.Tensor) else b
+        ta, tb = (x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=ref.dtype, device=ref.device)
+                  for x in (a, b))
+        was_numpy = False
+    else:
+        ta, was_numpy = _to_torch(a, name_a)
+        tb, _ = _to_torch(b, name_b)
+    if ta.numel() == 0 or tb.numel() == 0:
+        raise ValueError(f"{name_a} and {name_b} must each hold at least one critic value")
+    return ta, tb, was_numpy
+
+
 def fdiv_lower_bound(div, v_p, v_q):
     """Variational (f-GAN) lower bound on D_f(P‖Q) from raw critic outputs.
 
@@ -123,16 +137,7 @@ def fdiv_lower_bound(div, v_p, v_q):
     Returns: scalar; numpy 0-d array for numpy inputs, torch scalar for torch inputs.
     """
     d = get(div)
-    if ops(v_p, v_q).name == "torch":
-        ref = v_p if isinstance(v_p, torch.Tensor) else v_q
-        tp = v_p if isinstance(v_p, torch.Tensor) else torch.as_tensor(np.asarray(v_p), dtype=ref.dtype, device=ref.device)
-        tq = v_q if isinstance(v_q, torch.Tensor) else torch.as_tensor(np.asarray(v_q), dtype=ref.dtype, device=ref.device)
-        was_numpy = False
-    else:
-        tp, was_numpy = _to_torch(v_p, "v_p")
-        tq, _ = _to_torch(v_q, "v_q")
-    if tp.numel() == 0 or tq.numel() == 0:
-        raise ValueError("v_p and v_q must each hold at least one critic output")
+    tp, tq, was_numpy = _pair_to_torch(v_p, v_q, "v_p", "v_q")
     return _out(d.p_term(tp).mean() - d.q_term(tq).mean(), was_numpy)
 
 
@@ -148,16 +153,7 @@ def dv_lower_bound(t_p, t_q):
 
     Args: t_p shape (N,), t_q shape (M,) (all entries averaged). Returns: scalar.
     """
-    if isinstance(t_p, torch.Tensor) or isinstance(t_q, torch.Tensor):
-        ref = t_p if isinstance(t_p, torch.Tensor) else t_q
-        tp = t_p if isinstance(t_p, torch.Tensor) else torch.as_tensor(np.asarray(t_p), dtype=ref.dtype, device=ref.device)
-        tq = t_q if isinstance(t_q, torch.Tensor) else torch.as_tensor(np.asarray(t_q), dtype=ref.dtype, device=ref.device)
-        was_numpy = False
-    else:
-        tp, was_numpy = _to_torch(t_p, "t_p")
-        tq, _ = _to_torch(t_q, "t_q")
-    if tp.numel() == 0 or tq.numel() == 0:
-        raise ValueError("t_p and t_q must each hold at least one critic value")
+    tp, tq, was_numpy = _pair_to_torch(t_p, t_q, "t_p", "t_q")
     tq = tq.reshape(-1)
     val = tp.mean() - (torch.logsumexp(tq, dim=0) - math.log(tq.numel()))
     return _out(val, was_numpy)

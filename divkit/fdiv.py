@@ -104,10 +104,10 @@ class FDivergence:
         return f"FDivergence({self.name!r})"
 
     def lower_bound(self, v_p, v_q):
-        """E_P[g_f(V)] − E_Q[f*(g_f(V))] from raw critic outputs (1-D samples); see divkit.bounds."""
-        o = ops(v_p, v_q)
-        v_p, v_q = o.asarray(v_p), o.asarray(v_q)
-        return self.p_term(v_p).mean() - self.q_term(v_q).mean()
+        """E_P[g_f(V)] − E_Q[f*(g_f(V))] from raw critic outputs; same as `divkit.bounds.fdiv_lower_bound(self, ...)`."""
+        from .bounds import fdiv_lower_bound
+
+        return fdiv_lower_bound(self, v_p, v_q)
 
     def integrand(self, p, q):
         """q·f(p/q) pointwise with the limits 0·f(0/0) = 0, q→0: p·f(u)/u|_{u→∞}, p→0: q·f(0).
