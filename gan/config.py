@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 
+OPTIMISER_DEFAULTS = {"lr_d": 1e-4, "lr_g": 1e-4, "betas_d": (0.5, 0.999), "betas_g": (0.5, 0.999), "n_critic": 1}
+
+
 @dataclass
 class TrainConfig:
     """Every knob of one training run. Field names map to CLI flags with '-' for '_' (e.g. --lr-g)."""
@@ -31,16 +34,38 @@ class TrainConfig:
     hidden: int = 128                     # MLP width
     layers: int = 3                       # MLP hidden layers
     width: int = 64                       # DCGAN base channels
-    # optimisation
+    # optimisation (None = the preset's value, else the default below; see `resolve_optimiser`)
     steps: int = 5000                     # generator updates
     batch_size: int = 256
-    n_critic: int = 1                     # critic updates per generator update
-    lr_g: float = 1e-4
-    lr_d: float = 1e-4
-    betas_g: tuple = (0.5, 0.999)
-    betas_d: tuple = (0.5, 0.999)
+    preset: str | None = None             # ttur (= sagan) | sagan | dcgan | wgan_gp: lr, betas, n_critic
+    n_critic: int | None = None           # critic updates per generator update (default 1)
+    lr_g: float | None = None             # default 1e-4
+    lr_d: float | None = None             # default 1e-4
+    betas_g: tuple | None = None          # default (0.5, 0.999)
+    betas_d: tuple | None = None          # default (0.5, 0.999)
     wgan_clip: float = 0.01
-    gp_weight: float = 10.0
+    gp_weight: float = 10.0               # λ of the wgan_gp divergence
+    # stabilisers (docs/stabilisers.md); each composes with every divergence
+    spectral_norm: bool = False           # spectral normalisation of every critic layer (Miyato et al. 2018)
+    spectral_norm_g: bool = False         # ... and of every generator layer (SAGAN)
+    self_attention: int = 0               # SAGAN block at this feature-map side in G and D (DCGAN; 0 = none)
+    label_smoothing: float = 0.0          # one-sided: real target 1 − α (gan, js only; Salimans et al. 2016)
+    instance_noise: float = 0.0           # σ of N(0, σ²) added to every critic input
+    instance_noise_anneal: int = 0        # anneal σ linearly to 0 over this many steps (0 = constant)
+    r1: float = 0.0                       # γ of R1 = γ/2 E_P‖∇V‖² (Mescheder et al. 2018)
+    r2: float = 0.0                       # γ of R2 = γ/2 E_Q‖∇V‖²
+    gradient_penalty: float = 0.0         # WGAN-GP λ E(‖∇V(x̂)‖ − 1)² added to any loss
+    unrolled_steps: int = 0               # unrolled GAN look-ahead k (Metz et al. 2017)
+    unrolled_lr: float | None = None      # η of the look-ahead (default lr_d)
+    pack: int = 1                         # PacGAN: the critic sees m samples at once
+    mine_beta: float = 0.0                # MINE regulariser −β·I(G([ε, c]); c) (Belghazi et al. 2018 §6.1)
+    mine_code_dim: int = 2                # dimension of the code c appended to z
+    ema_decay: float = 0.0                # EMA of G for evaluation (0 = off)
+    conditional: str = "none"             # none | concat | projection (needs labelled data)
+    msg: bool = False                     # MSG-GAN multi-scale models (images)
+    compile: bool = False                 # torch.compile G and D
+    compile_backend: str = "inductor"     # inductor | aot_eager | eager
+    channels_last: bool = False           # channels_last memory format (CUDA images)
     # run
     seed: int = 0
     device: str = "cpu"                   # cpu | cuda | auto
@@ -52,26 +77,52 @@ class TrainConfig:
     eval_samples: int = 2500              # generator samples for the final metrics (VEEGAN/PacGAN: 2,500)
     out: str = "runs/default"
 
+    def resolve_optimiser(self) -> "TrainConfig":
+        """Fill lr_g, lr_d, betas_g, betas_d, n_critic left at None: from `preset` if one is named, else the
+        defaults (1e-4, 1e-4, (0.5, 0.999), (0.5, 0.999), 1). Values given explicitly always win. Idempotent."""
+        from .stabilisers.ttur import get_preset
+
+        if self.preset is not None:
+            p = get_preset(self.preset).as_dict()  # raises, listing the known presets
+        else:
+            p = dict(OPTIMISER_DEFAULTS)
+        for k in OPTIMISER_DEFAULTS:
+            if getattr(self, k) is None:
+                setattr(self, k, p[k])
+        return self
+
     def validate(self) -> "TrainConfig":
-        """Raise ValueError naming the field for any bad value; returns self."""
+        """Resolve the optimiser fields, then raise ValueError naming the field for any bad value; returns self."""
         from . import data as data_mod
         from . import losses
 
+        try:
+            self.resolve_optimiser()
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"preset: {exc}") from None
         self.betas_g, self.betas_d = tuple(self.betas_g), tuple(self.betas_d)
-        for name in ("steps", "batch_size", "n_critic", "z_dim", "hidden", "layers", "width", "eval_samples"):
+        for name in ("steps", "batch_size", "n_critic", "z_dim", "hidden", "layers", "width", "eval_samples", "pack",
+                     "mine_code_dim"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        for name in ("log_every", "sample_every", "checkpoint_every"):
+        for name in ("log_every", "sample_every", "checkpoint_every", "self_attention", "instance_noise_anneal",
+                     "unrolled_steps"):
             v = getattr(self, name)
-            if not isinstance(v, int) or v < 0:
-                raise ValueError(f"{name} must be an integer ≥ 0 (0 = never), got {v!r}")
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"{name} must be an integer ≥ 0 (0 = never/off), got {v!r}")
         for name in ("lr_g", "lr_d", "wgan_clip"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
                 raise ValueError(f"{name} must be a positive finite number, got {v!r}")
-        if not (self.gp_weight >= 0):
-            raise ValueError(f"gp_weight must be ≥ 0, got {self.gp_weight!r}")
+        if self.unrolled_lr is not None and not (self.unrolled_lr > 0 and math.isfinite(self.unrolled_lr)):
+            raise ValueError(f"unrolled_lr must be a positive finite number (or unset: lr_d), got {self.unrolled_lr!r}")
+        for name in ("gp_weight", "instance_noise", "r1", "r2", "gradient_penalty", "mine_beta"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and v >= 0 and math.isfinite(v)):
+                raise ValueError(f"{name} must be a finite number ≥ 0 (0 = off), got {v!r}")
+        if not (isinstance(self.ema_decay, (int, float)) and 0 <= self.ema_decay < 1):
+            raise ValueError(f"ema_decay must lie in [0, 1) (0 = no EMA, 0.999 typical), got {self.ema_decay!r}")
         for name in ("betas_g", "betas_d"):
             b = getattr(self, name)
             if len(b) != 2 or not all(0 <= x < 1 for x in b):
@@ -82,14 +133,32 @@ class TrainConfig:
             raise ValueError(f"device must be cpu, cuda, cuda:N or auto; got {self.device!r}")
         if self.image_size is not None and self.image_size not in (8, 28, 32, 64):
             raise ValueError(f"image_size must be 28, 32 or 64 (8 for digits without a DCGAN), got {self.image_size!r}")
-        losses.get(self.divergence, self.generator_loss)  # raises with the list of known names
+        loss = losses.get(self.divergence, self.generator_loss)  # raises with the list of known names
         if self.data.strip().lower().replace("-", "_") not in data_mod.names():
             raise ValueError(f"unknown dataset {self.data!r}; known: {', '.join(data_mod.names())}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must lie in [0, 1) (0.1 = real target 0.9), got {self.label_smoothing!r}")
+        if self.label_smoothing and getattr(getattr(loss, "divergence", None), "name", None) not in ("gan", "js"):
+            raise ValueError(f"label_smoothing is defined for the gan and js divergences only; got divergence "
+                             f"{self.divergence!r}")
+        if self.conditional not in ("none", "concat", "projection"):
+            raise ValueError(f"conditional must be one of none, concat, projection; got {self.conditional!r}")
+        if self.compile_backend not in ("inductor", "aot_eager", "eager", "cudagraphs"):
+            raise ValueError(f"compile_backend must be inductor, aot_eager, eager or cudagraphs; "
+                             f"got {self.compile_backend!r}")
+        if self.batch_size % self.pack:
+            raise ValueError(f"batch_size {self.batch_size} must be a multiple of pack {self.pack}")
+        if self.unrolled_steps and (self.conditional != "none" or self.msg):
+            raise ValueError("unrolled_steps does not combine with conditional or msg (the look-ahead critic takes "
+                             "one batch of samples)")
+        if self.mine_beta and self.batch_size < 2:
+            raise ValueError("mine_beta needs batch_size ≥ 2 (MINE compares joint and shuffled pairs)")
         return self
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        d["betas_g"], d["betas_d"] = list(self.betas_g), list(self.betas_d)
+        for k in ("betas_g", "betas_d"):
+            d[k] = None if d[k] is None else list(d[k])
         return d
 
     @classmethod
@@ -100,7 +169,7 @@ class TrainConfig:
             raise ValueError(f"unknown config keys {bad}; known: {', '.join(sorted(known))}")
         d = dict(d)
         for k in ("betas_g", "betas_d"):
-            if k in d:
+            if d.get(k) is not None:
                 d[k] = tuple(float(x) for x in d[k])
         return cls(**d)
 

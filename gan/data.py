@@ -34,11 +34,20 @@ class Mixture:
         self.std = float(std)
         self.shape = (2,)
 
+    @property
+    def num_classes(self) -> int:
+        """Labels of `sample_labelled` are the component indices 0 … K − 1."""
+        return len(self.means)
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """(n, 2) float32 samples: uniform component, then mean + std·N(0, I)."""
+        return self.sample_labelled(n, generator)[0]
+
+    def sample_labelled(self, n: int, generator: torch.Generator | None = None):
+        """(x (n, 2) float32, y (n,) int64 component index); the same random draws as `sample`."""
         means = torch.as_tensor(self.means, dtype=torch.float32)
         k = torch.randint(len(means), (n,), generator=generator)
-        return means[k] + self.std * torch.randn(n, 2, generator=generator)
+        return means[k] + self.std * torch.randn(n, 2, generator=generator), k
 
     def __repr__(self):
         return f"Mixture({self.name!r}, K={len(self.means)}, std={self.std})"
@@ -86,8 +95,21 @@ class ImageData:
     def __len__(self):
         return len(self.images)
 
+    @property
+    def num_classes(self) -> int:
+        """1 + the largest label (0 without labels)."""
+        return 0 if self.labels is None else int(self.labels.max()) + 1
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.images[torch.randint(len(self.images), (n,), generator=generator)]
+
+    def sample_labelled(self, n: int, generator: torch.Generator | None = None):
+        """(images (n, C, H, W), labels (n,) int64); the same random draws as `sample`."""
+        if self.labels is None:
+            raise ValueError(f"dataset {self.name!r} has no labels; conditional training needs labelled data "
+                             f"(ring8, grid25, digits, fashion_mnist, idx with a labels file)")
+        i = torch.randint(len(self.images), (n,), generator=generator)
+        return self.images[i], self.labels[i]
 
 
 # ---------------------------------------------------------------- IDX (LeCun's MNIST format)

@@ -1,10 +1,23 @@
-"""The training loop: alternating critic/generator updates, logging, plots, checkpoints, resumption.
+"""The training loop: alternating critic/generator updates, stabilisers, logging, plots, checkpoints, resumption.
 
 One generator step = `n_critic` critic steps (fresh real batch and fresh z each) then one generator step.
-Adam for both players with their own lr and betas. All randomness of the loop comes from torch's global RNG
-(data batches, z) and is checkpointed with the models and optimisers, so on the CPU a run interrupted after
-any checkpoint and resumed with `resume=True` ends bit-identical to the uninterrupted run. Plots and metrics use
-their own `torch.Generator` (fixed noise) and never touch the global RNG.
+Adam for both players with their own lr and betas (or a `preset`). All randomness of the loop comes from torch's
+global RNG (data batches, z, codes, labels, instance noise) and is checkpointed with the models and optimisers,
+so on the CPU a run interrupted after any checkpoint and resumed with `resume=True` ends bit-identical to the
+uninterrupted run. Plots and metrics use their own `torch.Generator` (fixed noise) and never touch the global RNG.
+
+Stabilisers (flags of `TrainConfig`, docs/stabilisers.md), each composable with every divergence:
+
+- critic step: loss = −F(V) [+ one-sided label smoothing of the real term] + R1 + R2 + WGAN-GP, the critic's
+  inputs optionally with instance noise N(0, σ_t²) (σ_t annealed linearly), PacGAN packing and class
+  conditioning inside the `Critic` (`gan.models.build`), spectral normalisation with one power iteration per
+  critic step (the real and fake forwards share it);
+- generator step: the generator loss under the critic (or under the critic unrolled k steps, Metz et al. 2017),
+  minus β·Î(G([z, c]); c) by MINE (its statistics network updated first, on the same samples), then the EMA of
+  the generator's weights (used for samples and metrics when on);
+- scale: DDP under `torchrun` (each rank takes its contiguous slice of the same global batch of
+  world_size·batch_size samples, so W processes follow the single-process run with batch W·b; rank 0 writes all
+  files), `torch.compile`, bf16 autocast and channels_last on CUDA.
 
 Outputs in `config.out`: config.json (resolved), metrics.jsonl (one JSON object per logged step; the last line
 has "final": true), checkpoint.pt (latest; atomic), samples_<step>.png (periodic), samples.png and
@@ -19,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import random
 import time
 from pathlib import Path
@@ -28,10 +42,15 @@ import torch
 
 from . import checkpoint as ckpt_mod
 from . import data as data_mod
+from . import distributed as dist_mod
 from . import losses as losses_mod
 from .config import TrainConfig
+from .layers.conditioning import one_hot
+from .layers.spectral_norm import power_iteration_, spectral_norm_modules
 from .metrics import mode_metrics
-from .models import DCGANCritic, DCGANGenerator, MLPCritic, MLPGenerator
+from .models.build import build_models
+from .stabilisers import (GeneratorEMA, MINERegulariser, add_instance_noise, linear_anneal, r1_penalty, r2_penalty,
+                          smoothed_p_term, unrolled_generator_loss, wgan_gp_penalty)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -58,66 +77,173 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_models(config: TrainConfig, shape: tuple):
-    """Generator and critic for data of per-sample `shape` ((d,) → MLP, (C, H, W) → DCGAN)."""
-    kind = config.model if config.model != "auto" else ("mlp" if len(shape) == 1 else "dcgan")
-    if kind == "mlp":
-        if len(shape) != 1:
-            raise ValueError(f"model 'mlp' needs vector data, got samples of shape {shape}")
-        return (MLPGenerator(config.z_dim, shape[0], config.hidden, config.layers),
-                MLPCritic(shape[0], config.hidden, config.layers))
-    if len(shape) != 3:
-        raise ValueError(f"model 'dcgan' needs images (C, H, W), got samples of shape {shape}")
-    c, h, w = shape
-    if h != w or h not in (28, 32, 64):
-        raise ValueError(f"DCGAN needs 28×28, 32×32 or 64×64 images, got {h}×{w}; pass --image-size 32")
-    # BatchNorm in the critic breaks the per-sample gradient penalty of WGAN-GP (Gulrajani et al. Sec. 4).
-    bn = losses_mod.get(config.divergence, config.generator_loss).needs_critic_penalty is False
-    return (DCGANGenerator(config.z_dim, c, h, config.width), DCGANCritic(c, h, config.width, batchnorm=bn))
+def _finest(x):
+    """MSG-GAN generators return a list of images, coarse to fine: the sample is the finest."""
+    return x[-1] if isinstance(x, (list, tuple)) else x
 
 
 class Trainer:
-    """Train one GAN per `TrainConfig`. `dataset` (an object with `.sample(n)` and `.shape`) overrides
-    `config.data`; `resume=True` continues from `out/checkpoint.pt` when it exists."""
+    """Train one GAN per `TrainConfig`. `dataset` (an object with `.sample(n)` and `.shape`; `.sample_labelled`
+    and `.num_classes` for conditional runs) overrides `config.data`; `resume=True` continues from
+    `out/checkpoint.pt` when it exists. Under `torchrun` (WORLD_SIZE > 1) it trains data-parallel."""
 
     def __init__(self, config: TrainConfig, dataset=None, resume: bool = False):
-        self.config = config.validate()
-        self.out = Path(config.out)
+        self.config = cfg = config.validate()
+        self.out = Path(cfg.out)
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            self.dist = dist_mod.init_from_env(device=None if cfg.device == "auto" else cfg.device)
+            self.device = self.dist.device
+            if cfg.unrolled_steps or cfg.r1 or cfg.r2 or cfg.gradient_penalty or cfg.mine_beta or \
+                    losses_mod.get(cfg.divergence, cfg.generator_loss).needs_critic_penalty:
+                raise ValueError("under DDP the trainer supports the plain losses, spectral norm, packing, instance "
+                                 "noise, label smoothing, conditioning and EMA; gradient penalties, unrolling and "
+                                 "the MINE regulariser need a single process")
+        else:
+            self.dist = dist_mod.DistInfo()
+            self.device = resolve_device(cfg.device)
+        self.is_main = self.dist.is_main
         self.out.mkdir(parents=True, exist_ok=True)
-        self.device = resolve_device(config.device)
-        seed_everything(config.seed)
-        self.data = dataset if dataset is not None else data_mod.get(config.data, config.data_path, config.image_size)
-        self.G, self.D = (m.to(self.device) for m in build_models(config, tuple(self.data.shape)))
-        kw = {"clip": config.wgan_clip} if config.divergence == "wgan" else (
-            {"gp_weight": config.gp_weight} if config.divergence == "wgan_gp" else {})
-        self.loss = losses_mod.get(config.divergence, config.generator_loss, **kw)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=tuple(config.betas_g))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=tuple(config.betas_d))
+        seed_everything(cfg.seed)
+        self.data = dataset if dataset is not None else data_mod.get(cfg.data, cfg.data_path, cfg.image_size)
+        self.num_classes = int(getattr(self.data, "num_classes", 0)) if cfg.conditional != "none" else 0
+        kw = {"clip": cfg.wgan_clip} if cfg.divergence == "wgan" else (
+            {"gp_weight": cfg.gp_weight} if cfg.divergence == "wgan_gp" else {})
+        self.loss = losses_mod.get(cfg.divergence, cfg.generator_loss, **kw)
+        per_sample_penalty = self.loss.needs_critic_penalty or cfg.r1 > 0 or cfg.r2 > 0 or cfg.gradient_penalty > 0
+        G, D = build_models(cfg, tuple(self.data.shape), self.num_classes, critic_batchnorm=not per_sample_penalty)
+        self.images = len(self.data.shape) == 3
+        self.memory_format = (torch.channels_last if cfg.channels_last and self.images else torch.contiguous_format)
+        self.G, self.D = G.to(self.device, memory_format=self.memory_format), D.to(self.device,
+                                                                                 memory_format=self.memory_format)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=tuple(cfg.betas_g))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas_d))
+        self.ema = GeneratorEMA(self.G, cfg.ema_decay) if cfg.ema_decay > 0 else None
+        self.mine = None
+        if cfg.mine_beta > 0:
+            self.mine = MINERegulariser(int(np.prod(self.data.shape)), cfg.mine_code_dim, beta=cfg.mine_beta,
+                                        critic="concat", hidden=cfg.hidden).to(self.device)
+            self.opt_mine = torch.optim.Adam(self.mine.critic.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas_d))
+        # the modules the loop calls: DDP and/or compiled wrappers of the same parameters
+        self.G_run = dist_mod.compile_model(dist_mod.wrap_ddp(self.G, self.dist), cfg.compile, cfg.compile_backend)
+        self.D_run = dist_mod.compile_model(dist_mod.wrap_ddp(self.D, self.dist), cfg.compile, cfg.compile_backend)
+        self.critic_has_sn = any(True for _ in spectral_norm_modules(self.D))
         self.step = 0
-        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if config.bf16 and self.device.type == "cuda"
+        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cfg.bf16 and self.device.type == "cuda"
                          else contextlib.nullcontext())
-        gen = torch.Generator().manual_seed(config.seed + 1)  # plots/metrics noise: not the training RNG
-        self.z_plot = torch.randn(config.eval_samples if len(self.data.shape) == 1 else 64, config.z_dim,
-                                  generator=gen)
+        gen = torch.Generator().manual_seed(cfg.seed + 1)  # plots/metrics noise: not the training RNG
+        self.z_plot = torch.randn(cfg.eval_samples if not self.images else 64, cfg.z_dim, generator=gen)
         self.ckpt_path = self.out / "checkpoint.pt"
         if resume and self.ckpt_path.exists():
             self.load(self.ckpt_path)
-        config.save(self.out / "config.json")
+        if self.is_main:
+            cfg.save(self.out / "config.json")
+
+    # ------------------------------------------------------------------ sampling
+    def _global_batch(self) -> int:
+        return self.config.batch_size * self.dist.world_size
+
+    def _shard(self, *ts):
+        if not self.dist.distributed:
+            return ts
+        return tuple(None if t is None else dist_mod.shard(t, self.dist) for t in ts)
+
+    def sample_real(self):
+        """(x, y) real batch of this rank (y None unless conditional); the global batch is drawn on every rank."""
+        n = self._global_batch()
+        if self.config.conditional != "none":
+            x, y = self.data.sample_labelled(n)
+        else:
+            x, y = self.data.sample(n), None
+        x, y = self._shard(x, y)
+        x = x.to(self.device, non_blocking=True)
+        if self.images:
+            x = x.contiguous(memory_format=self.memory_format)
+        return x, None if y is None else y.to(self.device)
+
+    def generator_inputs(self, n: int | None = None, z: torch.Tensor | None = None,
+                         generator: torch.Generator | None = None):
+        """(G's input [z, c, onehot(y)], labels y or None, code c or None). Training draws (n = global batch,
+        sharded) come from the global RNG on the device; evaluation passes z and a CPU `generator` for c, y."""
+        cfg, dev = self.config, self.device
+        if z is None:
+            n = self._global_batch() if n is None else n
+            z = torch.randn(n, cfg.z_dim, device=dev)
+        n = z.shape[0]
+        parts, c, y = [z], None, None
+        if self.mine is not None:
+            c = self.mine.sample_code(n, generator=generator, device=z.device)
+            parts.append(c)
+        if cfg.conditional != "none":
+            y = torch.randint(self.num_classes, (n,), generator=generator,
+                              device="cpu" if generator is not None else z.device).to(z.device)
+            parts.append(one_hot(y, self.num_classes, z.dtype))
+        zin = torch.cat(parts, dim=1) if len(parts) > 1 else z
+        if generator is None:
+            zin, y, c = self._shard(zin, y, c)
+        return zin, y, c
+
+    def noise_std(self) -> float:
+        """σ of the instance noise at the current step (linear anneal to 0 when instance_noise_anneal > 0)."""
+        cfg = self.config
+        if cfg.instance_noise == 0:
+            return 0.0
+        if cfg.instance_noise_anneal == 0:
+            return cfg.instance_noise
+        return linear_anneal(self.step, cfg.instance_noise, cfg.instance_noise_anneal)
+
+    def _noisy(self, x):
+        std = self.noise_std()
+        if std == 0:
+            return x
+        if isinstance(x, (list, tuple)):
+            return [add_instance_noise(t, std) for t in x]
+        return add_instance_noise(x, std)
+
+    def _critic(self, x, y=None, module=None):
+        m = self.D_run if module is None else module
+        return m(x) if y is None else m(x, y)
 
     # ------------------------------------------------------------------ one step
+    def critic_loss(self, v_real, v_fake) -> torch.Tensor:
+        """−F(V), with one-sided label smoothing of the real term when label_smoothing > 0."""
+        a = self.config.label_smoothing
+        if a == 0:
+            return self.loss.critic_loss(v_real, v_fake)
+        div = self.loss.divergence
+        return -(smoothed_p_term(div, v_real.reshape(-1), a).mean() - div.q_term(v_fake.reshape(-1)).mean())
+
+    def penalties(self, x_real, y_real, x_fake, y_fake) -> torch.Tensor | float:
+        """R1 + R2 + WGAN-GP (+ the wgan_gp loss's own penalty); gradients through the uncompiled critic."""
+        cfg = self.config
+        x_fake = _finest(x_fake).detach()
+        on_real = lambda x: self._critic(x, y_real, self.D)  # noqa: E731
+        on_fake = lambda x: self._critic(x, y_fake, self.D)  # noqa: E731
+        total = 0.0
+        if self.loss.needs_critic_penalty:
+            total = total + self.loss.critic_penalty(on_real, x_real, x_fake.to(x_real.dtype))
+        if cfg.r1 > 0:
+            total = total + r1_penalty(on_real, x_real, cfg.r1)
+        if cfg.r2 > 0:
+            total = total + r2_penalty(on_fake, x_fake, cfg.r2)
+        if cfg.gradient_penalty > 0:
+            total = total + wgan_gp_penalty(on_real, x_real, x_fake.to(x_real.dtype), cfg.gradient_penalty)
+        return total
+
     def train_step(self) -> dict:
         """n_critic critic updates then one generator update. Returns {"loss_d": float, "loss_g": float}."""
-        B, dev = self.config.batch_size, self.device
-        for _ in range(self.config.n_critic):
-            x_real = self.data.sample(B).to(dev, non_blocking=True)
-            z = torch.randn(B, self.config.z_dim, device=dev)
+        cfg = self.config
+        for _ in range(cfg.n_critic):
+            x_real, y_real = self.sample_real()
+            zin, y_fake, _ = self.generator_inputs()
+            if cfg.compile and self.critic_has_sn:
+                power_iteration_(self.D)  # the compiled graph skips the hook's iteration
             with self.autocast:
                 with torch.no_grad():
-                    x_fake = self.G(z)
-                v_real, v_fake = self.D(x_real), self.D(x_fake)
-            loss_d = self.loss.critic_loss(v_real.float(), v_fake.float())
-            if self.loss.needs_critic_penalty:
-                loss_d = loss_d + self.loss.critic_penalty(self.D, x_real, x_fake.to(x_real.dtype))
+                    x_fake = self.G_run(zin)
+                v_real = self._critic(self._noisy(x_real), y_real)
+                v_fake = self._critic(self._noisy(x_fake), y_fake)
+            loss_d = self.critic_loss(v_real.float(), v_fake.float())
+            loss_d = loss_d + self.penalties(x_real, y_real, x_fake, y_fake)
             ld = loss_d.item()
             if not math.isfinite(ld):
                 raise NonFiniteLossError(self.step + 1, "critic loss", ld)
@@ -125,12 +251,21 @@ class Trainer:
             loss_d.backward()
             self.opt_d.step()
             self.loss.after_critic_step(self.D)
-        z = torch.randn(B, self.config.z_dim, device=dev)
+        zin, y_fake, code = self.generator_inputs()
         self.D.requires_grad_(False)  # no critic-parameter gradients in the generator step
         try:
             with self.autocast:
-                v = self.D(self.G(z))
-            loss_g = self.loss.generator_loss(v.float())
+                x_fake = self.G_run(zin)
+                if cfg.unrolled_steps:
+                    x_real, _ = self.sample_real()
+                    objective = lambda vr, vf: -self.loss.critic_loss(vr.float(), vf.float())  # noqa: E731
+                    loss_g = unrolled_generator_loss(
+                        self.D, objective, lambda v: self.loss.generator_loss(v.float()), x_real, x_fake,
+                        cfg.unrolled_steps, cfg.unrolled_lr or cfg.lr_d)
+                else:
+                    loss_g = self.loss.generator_loss(self._critic(self._noisy(x_fake), y_fake).float())
+            if self.mine is not None:
+                loss_g = loss_g + self._mine_term(_finest(x_fake).flatten(1).float(), code)
             lg = loss_g.item()
             if not math.isfinite(lg):
                 raise NonFiniteLossError(self.step + 1, "generator loss", lg)
@@ -139,8 +274,20 @@ class Trainer:
             self.opt_g.step()
         finally:
             self.D.requires_grad_(True)
+        if self.ema is not None:
+            self.ema.update(self.G)
         self.step += 1
         return {"loss_d": ld, "loss_g": lg}
+
+    def _mine_term(self, x_flat: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        """One step of MINE's statistics network on (G([z, c]), c), then −β·Î for the generator's loss."""
+        loss_t = self.mine.statistics_loss(x_flat.detach(), code)
+        if not math.isfinite(loss_t.item()):
+            raise NonFiniteLossError(self.step + 1, "MINE statistics-network loss", loss_t.item())
+        self.opt_mine.zero_grad(set_to_none=True)
+        loss_t.backward()
+        self.opt_mine.step()
+        return self.mine.generator_term(x_flat, code)
 
     # ------------------------------------------------------------------ loop
     def fit(self, stop_after: int | None = None) -> dict:
@@ -154,7 +301,9 @@ class Trainer:
         except ImportError:  # pragma: no cover
             bar = None
         t0 = time.perf_counter()
-        with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as log:
+        if not self.is_main:
+            bar = None
+        with open(self.out / "metrics.jsonl", "a", encoding="utf-8") if self.is_main else _NullLog() as log:
             while self.step < cfg.steps:
                 losses = self.train_step()
                 if bar is not None:
@@ -165,9 +314,9 @@ class Trainer:
                     log.flush()
                     if bar is not None:
                         bar.set_postfix(loss_d=f"{losses['loss_d']:.3g}", loss_g=f"{losses['loss_g']:.3g}")
-                if cfg.sample_every and s % cfg.sample_every == 0:
+                if cfg.sample_every and s % cfg.sample_every == 0 and self.is_main:
                     self.plot_samples(self.out / f"samples_{s:07d}.png")
-                if cfg.checkpoint_every and s % cfg.checkpoint_every == 0:
+                if cfg.checkpoint_every and s % cfg.checkpoint_every == 0 and self.is_main:
                     self.save()
                 if stop_after is not None and s >= stop_after:
                     if bar is not None:
@@ -175,6 +324,8 @@ class Trainer:
                     return {}
             if bar is not None:
                 bar.close()
+            if not self.is_main:
+                return {}
             self.save()
             summary = self.finish()
             log.write(json.dumps({"step": self.step, "final": True, **summary}) + "\n")
@@ -183,16 +334,22 @@ class Trainer:
     # ------------------------------------------------------------------ outputs
     @torch.no_grad()
     def generate(self, z: torch.Tensor | None = None, n: int | None = None, seed: int | None = None) -> torch.Tensor:
-        """Generator samples (eval mode, no grad) on the CPU in float32. z (n, z_dim) or n (+ optional seed)."""
+        """Generator samples (eval mode, no grad) on the CPU in float32, from the EMA generator when
+        ema_decay > 0. z (n, z_dim) or n (+ optional seed); MINE codes and class labels (uniform) are drawn
+        from a generator seeded by `seed` (default config.seed + 4)."""
+        gen = torch.Generator().manual_seed(self.config.seed + 2 if seed is None else seed)
         if z is None:
-            gen = torch.Generator().manual_seed(self.config.seed + 2 if seed is None else seed)
             z = torch.randn(n or self.config.eval_samples, self.config.z_dim, generator=gen)
-        was = self.G.training
-        self.G.eval()
+        else:
+            gen.manual_seed(self.config.seed + 4 if seed is None else seed)
+        zin, _, _ = self.generator_inputs(z=z, generator=gen)
+        G = self.ema.ema if self.ema is not None else self.G
+        was = G.training
+        G.eval()
         try:
-            out = torch.cat([self.G(c.to(self.device)).float().cpu() for c in z.split(4096)])
+            out = torch.cat([_finest(G(c.to(self.device))).float().cpu() for c in zin.split(4096)])
         finally:
-            self.G.train(was)
+            G.train(was)
         return out
 
     def plot_samples(self, path) -> None:
@@ -220,9 +377,14 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> dict:
-        return {"format": ckpt_mod.FORMAT, "step": self.step, "config": self.config.to_dict(),
-                "generator": self.G.state_dict(), "critic": self.D.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "rng": ckpt_mod.rng_state()}
+        s = {"format": ckpt_mod.FORMAT, "step": self.step, "config": self.config.to_dict(),
+             "generator": self.G.state_dict(), "critic": self.D.state_dict(),
+             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "rng": ckpt_mod.rng_state()}
+        if self.ema is not None:
+            s["ema"] = self.ema.state_dict()
+        if self.mine is not None:
+            s["mine"], s["opt_mine"] = self.mine.state_dict(), self.opt_mine.state_dict()
+        return s
 
     def save(self, path=None) -> None:
         for name, m in (("generator", self.G), ("critic", self.D)):
@@ -237,6 +399,11 @@ class Trainer:
         self.D.load_state_dict(c["critic"])
         self.opt_g.load_state_dict(c["opt_g"])
         self.opt_d.load_state_dict(c["opt_d"])
+        for key, obj in (("ema", self.ema), ("mine", self.mine), ("opt_mine", getattr(self, "opt_mine", None))):
+            if obj is not None:
+                if key not in c:
+                    raise ValueError(f"{path} has no {key!r} state but this run uses it (a different config?)")
+                obj.load_state_dict(c[key])
         ckpt_mod.set_rng_state(c["rng"])
         self.step = int(c["step"])
 
@@ -244,3 +411,16 @@ class Trainer:
 def train(config: TrainConfig, resume: bool = False, dataset=None) -> dict:
     """Build a `Trainer` and run it to the end; returns the summary dict."""
     return Trainer(config, dataset=dataset, resume=resume).fit()
+
+
+class _NullLog(contextlib.nullcontext):
+    """Stands in for metrics.jsonl on ranks other than 0."""
+
+    def __enter__(self):
+        return self
+
+    def write(self, _):
+        return 0
+
+    def flush(self):
+        return None
