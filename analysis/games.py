@@ -28,6 +28,7 @@ class Game:
     """Base class. Subclasses implement `grads`; scalar-player games get `jacobian` by autograd."""
 
     vector = False  # True: players have a trailing dimension
+    linear = False  # True: grads, consensus_term, sga_term are linear in (x, y) and project is the identity
     name = "game"
 
     def grads(self, x, y):  # pragma: no cover - abstract
@@ -90,6 +91,7 @@ class LinearGame(Game):
 
     def __init__(self, a, b, c, d):
         self.a, self.b, self.c, self.d = a, b, c, d
+        self.linear = all(isinstance(v, (int, float, np.integer, np.floating)) for v in (a, b, c, d))
 
     def grads(self, x, y):
         return self.a * x + self.b * y, self.c * x + self.d * y
@@ -109,6 +111,7 @@ class Bilinear(Game):
     """
 
     name = "bilinear"
+    linear = True
 
     def __init__(self, A=None):
         if A is None:
@@ -164,6 +167,7 @@ class QuadraticBilinear(Game):
     """
 
     name = "quadratic_bilinear"
+    linear = True
 
     def __init__(self, a=0.1, b=1.0, c=0.1):
         self.a, self.b, self.c = a, b, c

@@ -16,6 +16,11 @@ linearised (analysis.spectral). With xi = (-g_x, g_y) the descent vector (analys
   (default) applies it player by player, x first, y seeing the new x.
 
 Every rule calls `game.project` after the step (weight clipping for WGAN).
+
+`Rule.linear` declares that the step (x, y, state) -> (x', y', state') and `init` are linear maps whenever the
+game is linear (games.Game.linear); every rule here is (consensus and SGA included: their correction terms
+are linear on a linear game). analysis.simulate then iterates the exact step matrix instead of the loop. A
+hand-built Rule defaults to linear=False (the step loop is always correct).
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ class Rule:
     init: Callable
     update: Callable
     options: dict
+    linear: bool = False  # init and update are linear maps on linear games (enables simulate's fast path)
 
 
 def simultaneous():
@@ -39,7 +45,7 @@ def simultaneous():
         gx, gy = game.grads(x, y)
         return (*game.project(x + lr * gx, y - lr * gy), state)
 
-    return Rule("simultaneous", init, update, {})
+    return Rule("simultaneous", init, update, {}, linear=True)
 
 
 def alternating(order="xy"):
@@ -62,7 +68,7 @@ def alternating(order="xy"):
             x, y = game.project(x + lr * gx, y)
         return x, y, state
 
-    return Rule("alternating", init, update, {"order": order})
+    return Rule("alternating", init, update, {"order": order}, linear=True)
 
 
 def optimistic():
@@ -75,7 +81,7 @@ def optimistic():
         x, y = game.project(x + lr * (2 * gx - px), y - lr * (2 * gy - py))
         return x, y, (gx, gy)
 
-    return Rule("optimistic", init, update, {})
+    return Rule("optimistic", init, update, {}, linear=True)
 
 
 def extragradient():
@@ -88,7 +94,7 @@ def extragradient():
         gx, gy = game.grads(xh, yh)
         return (*game.project(x + lr * gx, y - lr * gy), state)
 
-    return Rule("extragradient", init, update, {})
+    return Rule("extragradient", init, update, {}, linear=True)
 
 
 def consensus(gamma=1.0):
@@ -100,7 +106,7 @@ def consensus(gamma=1.0):
         cx, cy = game.consensus_term(x, y)
         return (*game.project(x + lr * (gx - gamma * cx), y - lr * (gy + gamma * cy)), state)
 
-    return Rule("consensus", init, update, {"gamma": gamma})
+    return Rule("consensus", init, update, {"gamma": gamma}, linear=True)
 
 
 def sga(lam=1.0):
@@ -112,7 +118,7 @@ def sga(lam=1.0):
         ax, ay = game.sga_term(x, y)
         return (*game.project(x + lr * (gx - lam * ax), y - lr * (gy + lam * ay)), state)
 
-    return Rule("sga", init, update, {"lam": lam})
+    return Rule("sga", init, update, {"lam": lam}, linear=True)
 
 
 def momentum(beta=-0.5, alternating=True):
@@ -131,7 +137,7 @@ def momentum(beta=-0.5, alternating=True):
             xn, yn = game.project(x + lr * gx + beta * (x - px), y - lr * gy + beta * (y - py))
         return xn, yn, (x, y)
 
-    return Rule("momentum", init, update, {"beta": beta, "alternating": alternating})
+    return Rule("momentum", init, update, {"beta": beta, "alternating": alternating}, linear=True)
 
 
 RULES = {"simultaneous": simultaneous, "alternating": alternating, "optimistic": optimistic,

@@ -15,15 +15,38 @@ from __future__ import annotations
 
 import numpy as np
 import sympy as sp
+import torch
 
 from . import optim
 from .games import LinearGame
 
 
-def _flatten_components(comps):
-    shapes = [np.shape(c) for c in comps]
-    flat = np.concatenate([np.asarray(c, dtype=np.float64).reshape(-1) for c in comps])
-    return flat, shapes
+def _to_numpy64(c):
+    if isinstance(c, torch.Tensor):
+        c = c.detach().cpu()
+    return np.asarray(c, dtype=np.float64)
+
+
+def _split(Z, shapes):
+    """Rows of Z (B, D) -> components (B, *shape) for the per-element component shapes `shapes`."""
+    comps, off = [], 0
+    for shp in shapes:
+        size = int(np.prod(shp)) if shp else 1
+        comps.append(Z[:, off:off + size].reshape(Z.shape[0], *shp))
+        off += size
+    return comps
+
+
+def _stack(comps, B):
+    """Components (B, *shape_i) -> (B, D) float64 numpy: the inverse of _split."""
+    return np.concatenate([_to_numpy64(c).reshape(B, -1) for c in comps], axis=1)
+
+
+def _step_flat(rule, game, Z, shapes, lr):
+    """Apply one step of `rule` to every row of Z (B, D) laid out as (x, y, *state); returns (B, D)."""
+    x, y, *st = _split(Z, shapes)
+    xn, yn, stn = rule.update(game, x, y, tuple(st), lr)
+    return _stack((xn, yn, *stn), Z.shape[0])
 
 
 def step_matrix(game, method, lr, h=1e-5, **options):
@@ -41,18 +64,39 @@ def step_matrix(game, method, lr, h=1e-5, **options):
         x0, y0 = np.asarray(x0, dtype=np.float64), np.asarray(y0, dtype=np.float64)
     state = rule.init(game, x0, y0)
     comps = [x0, y0, *[np.asarray(s, dtype=np.float64) for s in state]]
-    z0, shapes = _flatten_components(comps)
+    shapes = [np.shape(c) for c in comps]
+    z0 = np.concatenate([c.reshape(-1) for c in comps])
     D = z0.size
     Z = np.concatenate([z0 + h * np.eye(D), z0 - h * np.eye(D)])  # (2D, D)
-    batch, off = [], 0
-    for shp in shapes:
-        size = int(np.prod(shp)) if shp else 1
-        batch.append(Z[:, off:off + size].reshape(2 * D, *shp))
-        off += size
-    x, y, st = batch[0], batch[1], tuple(batch[2:])
-    xn, yn, stn = rule.update(game, x, y, st, lr)
-    out = np.concatenate([np.asarray(c, dtype=np.float64).reshape(2 * D, -1) for c in (xn, yn, *stn)], axis=1)
+    out = _step_flat(rule, game, Z, shapes, lr)
     return ((out[:D] - out[D:]) / (2 * h)).T
+
+
+def linear_maps(game, rule, lr):
+    """Exact (M, P) of a linear rule on a linear game (games.Game.linear and optim.Rule.linear).
+
+    With w = (x, y) flattened to d = n + m entries (d = 2 for scalar players) and z = (x, y, *state) to D
+    entries: the initial state is z_0 = P w_0 (P: (D, d), its first d rows the identity) and one step is
+    z_{t+1} = M z_t (M: (D, D)), so w_t = (M^t P)[:d] w_0. Both are read off by applying `init`/`update` to
+    the unit vectors (exact: no finite differences), in float64 torch on the CPU (a torch A works too).
+    lr: a float. Returns float64 numpy arrays.
+    """
+    if not (getattr(game, "linear", False) and rule.linear):
+        raise ValueError(f"linear_maps: game {game.name!r} or rule {rule.name!r} is not declared linear")
+    if getattr(game, "vector", False):
+        n, m = game.A.shape
+        shape_x, shape_y = (n,), (m,)
+    else:
+        n = m = 1
+        shape_x = shape_y = ()
+    d = n + m
+    x, y = _split(torch.eye(d, dtype=torch.float64), [shape_x, shape_y])
+    state = rule.init(game, x, y)
+    P = _stack((x, y, *state), d).T  # (D, d)
+    shapes = [shape_x, shape_y, *[tuple(s.shape[1:]) for s in state]]
+    D = P.shape[0]
+    M = _step_flat(rule, game, torch.eye(D, dtype=torch.float64), shapes, float(lr)).T
+    return M, P
 
 
 def symbolic_step_matrix(game, method, lr=None, **options):
