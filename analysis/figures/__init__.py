@@ -5,6 +5,8 @@ that take seconds (the `make demo` subset, `demo_subset`).
 """
 from __future__ import annotations
 
+import time
+
 from . import dynamics, saturation_figs
 from .saturation_figs import FigureUnavailable
 from .style import save, style
@@ -38,12 +40,17 @@ def make(name):
 
 
 def render(names, out_dir, formats=("pdf", "png"), log=print):
-    """Write each named figure to out_dir; returns {name: [paths]} (unavailable figures are reported, skipped)."""
+    """Write each named figure to out_dir; returns {name: [paths]} (unavailable figures are reported, skipped).
+
+    Logs one line per figure with its wall time (computing + saving), and the total at the end.
+    """
     for n in names:
         if n not in FIGURES:
             raise ValueError(f"unknown figure {n!r}; known figures: {', '.join(FIGURES)}")
     written = {}
+    t_all = time.perf_counter()
     for n in names:
+        t0 = time.perf_counter()
         try:
             fig, data = make(n)
         except FigureUnavailable as exc:
@@ -51,7 +58,8 @@ def render(names, out_dir, formats=("pdf", "png"), log=print):
             continue
         with style():
             written[n] = save(fig, data, out_dir, n, formats)
-        log(f"[ok] {n}")
+        log(f"[ok] {n} ({time.perf_counter() - t0:.1f} s)")
+    log(f"{len(written)} figure(s) in {time.perf_counter() - t_all:.1f} s")
     return written
 
 
