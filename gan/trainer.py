@@ -93,11 +93,11 @@ class Trainer:
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             self.dist = dist_mod.init_from_env(device=None if cfg.device == "auto" else cfg.device)
             self.device = self.dist.device
-            if cfg.unrolled_steps or cfg.r1 or cfg.r2 or cfg.gradient_penalty or cfg.mine_beta or \
+            if cfg.unrolled_steps or cfg.r1 or cfg.r2 or cfg.gradient_penalty or cfg.mine_beta or cfg.msg or \
                     losses_mod.get(cfg.divergence, cfg.generator_loss).needs_critic_penalty:
                 raise ValueError("under DDP the trainer supports the plain losses, spectral norm, packing, instance "
                                  "noise, label smoothing, conditioning and EMA; gradient penalties, unrolling and "
-                                 "the MINE regulariser need a single process")
+                                 "the MINE regulariser and MSG-GAN need a single process")
         else:
             self.dist = dist_mod.DistInfo()
             self.device = resolve_device(cfg.device)
@@ -203,6 +203,15 @@ class Trainer:
         m = self.D_run if module is None else module
         return m(x) if y is None else m(x, y)
 
+    def _critic_pair(self, x_real, y_real, x_fake, y_fake):
+        """(V(real), V(fake)). Under DDP in one forward of the concatenated batch (DDP allows one forward per
+        backward); otherwise two forwards, which share one spectral-norm power iteration."""
+        if not self.dist.distributed or isinstance(x_fake, (list, tuple)):
+            return self._critic(x_real, y_real), self._critic(x_fake, y_fake)
+        y = None if y_real is None else torch.cat([y_real, y_fake])
+        v = self._critic(torch.cat([x_real, x_fake.to(x_real.dtype)]), y)
+        return v[:v.shape[0] // 2], v[v.shape[0] // 2:]
+
     # ------------------------------------------------------------------ one step
     def critic_loss(self, v_real, v_fake) -> torch.Tensor:
         """−F(V), with one-sided label smoothing of the real term when label_smoothing > 0."""
@@ -240,8 +249,7 @@ class Trainer:
             with self.autocast:
                 with torch.no_grad():
                     x_fake = self.G_run(zin)
-                v_real = self._critic(self._noisy(x_real), y_real)
-                v_fake = self._critic(self._noisy(x_fake), y_fake)
+                v_real, v_fake = self._critic_pair(self._noisy(x_real), y_real, self._noisy(x_fake), y_fake)
             loss_d = self.critic_loss(v_real.float(), v_fake.float())
             loss_d = loss_d + self.penalties(x_real, y_real, x_fake, y_fake)
             ld = loss_d.item()
@@ -263,7 +271,9 @@ class Trainer:
                         self.D, objective, lambda v: self.loss.generator_loss(v.float()), x_real, x_fake,
                         cfg.unrolled_steps, cfg.unrolled_lr or cfg.lr_d)
                 else:
-                    loss_g = self.loss.generator_loss(self._critic(self._noisy(x_fake), y_fake).float())
+                    # under DDP the critic's gradients are not wanted here: call the bare module, not the wrapper
+                    critic = self.D if self.dist.distributed else None
+                    loss_g = self.loss.generator_loss(self._critic(self._noisy(x_fake), y_fake, critic).float())
             if self.mine is not None:
                 loss_g = loss_g + self._mine_term(_finest(x_fake).flatten(1).float(), code)
             lg = loss_g.item()
