@@ -33,9 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("run")
     e.add_argument("--n", type=int, default=2500)
     e.add_argument("--seed", type=int, default=0)
-    c = sub.add_parser("compare", help="every divergence × generator loss × seed under one budget")
+    c = sub.add_parser("compare", help="every divergence × generator loss × seed (or a --study) under one budget")
     add_config_flags(c)
     c.add_argument("--divergences", default="all", help="'all' or a comma-separated list")
+    c.add_argument("--study", default=None, help="a named set of variants instead of --divergences: "
+                   "mode-collapse (GAN both losses, f-divergences, unrolled5, pacgan2, mine, sn)")
     c.add_argument("--seeds", type=int, default=3)
     c.add_argument("--generator-losses", default="saturating,nonsaturating")
     return p
@@ -96,19 +98,19 @@ def main(argv=None) -> int:
             print(json.dumps({k: m[k] for k in ("modes", "hq_fraction", "reverse_kl", "n")}))
             return 0
         if args.command == "compare":
-            from .compare import compare, resolve_divergences, table_markdown
+            from .compare import divergence_variants, run_variants, study_variants, table_markdown
 
             if args.seeds < 1:
                 parser.error(f"--seeds must be ≥ 1, got {args.seeds}")
-            try:
-                divs = resolve_divergences(args.divergences)
-            except ValueError as exc:
-                parser.error(str(exc))
             gls = [g.strip() for g in args.generator_losses.split(",")]
             bad = [g for g in gls if g not in ("saturating", "nonsaturating")]
             if bad:
                 parser.error(f"--generator-losses: unknown {bad}; known: saturating, nonsaturating")
-            records = compare(cfg, divs, args.seeds, gls, cfg.out)
+            try:
+                variants = (study_variants(args.study) if args.study else divergence_variants(args.divergences, gls))
+            except ValueError as exc:
+                parser.error(str(exc))
+            records = run_variants(cfg, variants, args.seeds, cfg.out)
             print(table_markdown(records, cfg))
             return 0
     except FileNotFoundError as exc:

@@ -1,8 +1,19 @@
-"""Fair comparison: every divergence × generator loss × seed under one config (same models, steps, lrs, batch).
+"""Fair comparison: many variants × seeds under one config (same models, steps, learning rates, batch).
 
-Writes results.json (one record per run), table.md (mean ± s.e. over seeds of modes, HQ %, reverse KL) and
-samples.png (a grid of final samples, one row per divergence × generator loss, one column per seed).
-s.e. = sample standard deviation / √seeds (ddof = 1; "—" with one seed).
+A *variant* is a name and a dict of `TrainConfig` overrides. Two ways to build the list:
+
+- `compare(base, divergences, seeds, generator_losses)`: every divergence × generator loss (baselines such as
+  wgan_gp get one row), named "<divergence>-<generator loss>";
+- `study(base, "mode-collapse", seeds)`: a named preset from `STUDIES`, e.g. the mode-collapse study of issue 5
+  (GAN with both generator losses, a few f-divergences, unrolled GAN, PacGAN2, the MINE regulariser, spectral
+  norm), the protocol of the VEEGAN and PacGAN tables on ring8/grid25.
+
+Each run trains in `out/<variant>-s<seed>`. A run whose folder already holds a summary.json and a config.json
+equal to the config it would train is not trained again (its summary is read), so an interrupted comparison
+resumes where it stopped and a study shares the runs it has in common with a divergence comparison in the same
+folder. Writes results.json (one record per run), table.md (mean ± s.e. over seeds of modes, HQ %, reverse KL;
+s.e. = sample standard deviation / √seeds, ddof = 1; "—" with one seed) and samples.png (final samples, one row
+per variant, one column per seed).
 """
 from __future__ import annotations
 
@@ -19,6 +30,24 @@ from .config import TrainConfig
 from .losses import BASELINES, GENERATOR_LOSSES
 from .trainer import Trainer
 
+_GAN_NS = {"divergence": "gan", "generator_loss": "nonsaturating"}
+
+#: Named variant lists for `study` / `python -m gan compare --study NAME`.
+STUDIES: dict[str, list[tuple[str, dict]]] = {
+    "mode-collapse": [
+        ("gan-saturating", {"divergence": "gan", "generator_loss": "saturating"}),
+        ("gan-nonsaturating", dict(_GAN_NS)),
+        ("kl-nonsaturating", {"divergence": "kl", "generator_loss": "nonsaturating"}),
+        ("reverse_kl-nonsaturating", {"divergence": "reverse_kl", "generator_loss": "nonsaturating"}),
+        ("squared_hellinger-nonsaturating", {"divergence": "squared_hellinger", "generator_loss": "nonsaturating"}),
+        ("pearson-nonsaturating", {"divergence": "pearson", "generator_loss": "nonsaturating"}),
+        ("unrolled5", {**_GAN_NS, "unrolled_steps": 5}),
+        ("pacgan2", {**_GAN_NS, "pack": 2}),
+        ("mine", {**_GAN_NS, "mine_beta": 1.0}),
+        ("sn", {**_GAN_NS, "spectral_norm": True}),
+    ],
+}
+
 
 def resolve_divergences(spec) -> list[str]:
     """"all" → every divkit divergence; else a comma-separated list or list of names (validated)."""
@@ -29,6 +58,80 @@ def resolve_divergences(spec) -> list[str]:
     for name in spec:
         get(name)  # raises ValueError listing known names
     return list(spec)
+
+
+def divergence_variants(divergences="all", generator_losses=GENERATOR_LOSSES) -> list[tuple[str, dict]]:
+    """[("<div>-<loss>", overrides), ...] for every divergence × generator loss (one row for baselines)."""
+    out = []
+    for div in resolve_divergences(divergences):
+        gls = ("-",) if div in BASELINES else tuple(generator_losses)
+        for gl in gls:
+            out.append((f"{div}-{gl}", {"divergence": div,
+                                        "generator_loss": gl if gl != "-" else "nonsaturating"}))
+    return out
+
+
+def study_variants(name: str) -> list[tuple[str, dict]]:
+    if name not in STUDIES:
+        raise ValueError(f"unknown study {name!r}; known: {', '.join(STUDIES)}")
+    return [(n, dict(o)) for n, o in STUDIES[name]]
+
+
+_NOT_AFFECTING_RESULTS = ("progress", "log_every", "sample_every", "checkpoint_every")
+
+
+def _cached_summary(cfg: TrainConfig) -> dict | None:
+    run = Path(cfg.out)
+    try:
+        old = TrainConfig.from_dict(json.loads((run / "config.json").read_text())).validate()
+        summary = json.loads((run / "summary.json").read_text())
+    except (OSError, ValueError, TypeError):
+        return None
+    new = dataclasses.replace(cfg).validate()
+    a, b = old.to_dict(), new.to_dict()
+    for k in _NOT_AFFECTING_RESULTS:
+        a.pop(k), b.pop(k)
+    return summary if a == b and summary.get("steps") == cfg.steps else None
+
+
+def run_variants(base: TrainConfig, variants, seeds: int = 3, out="runs/cmp", reuse: bool = True) -> list[dict]:
+    """Train every variant for seeds 0 … seeds − 1 (or reuse finished runs); write results, table and figure."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be a positive int, got {seeds!r}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    records = []
+    for name, overrides in variants:
+        for seed in range(seeds):
+            cfg = dataclasses.replace(base, **overrides, seed=seed, out=str(out / f"{name}-s{seed}"))
+            summary = _cached_summary(cfg) if reuse else None
+            if summary is None:
+                try:
+                    summary = Trainer(cfg).fit()
+                    summary["failed"] = None
+                except FloatingPointError as exc:
+                    summary = {"modes": 0, "hq_fraction": 0.0, "reverse_kl": math.nan, "failed": str(exc)}
+            tricks = {k: v for k, v in overrides.items() if k not in ("divergence", "generator_loss")}
+            records.append({"variant": name, "divergence": cfg.divergence, "generator_loss": cfg.generator_loss,
+                            "tricks": tricks, "seed": seed, "run": cfg.out, **{k: v for k, v in summary.items()
+                                                                                  if k not in ("divergence",
+                                                                                               "generator_loss")}})
+            with open(out / "results.json", "w", encoding="utf-8") as fh:
+                json.dump(records, fh, indent=1)
+    write_table(records, out / "table.md", base)
+    write_figure(records, out / "samples.png", base)
+    return records
+
+
+def compare(base: TrainConfig, divergences="all", seeds: int = 3, generator_losses=GENERATOR_LOSSES,
+            out="runs/cmp") -> list[dict]:
+    """Train every divergence × generator loss × seed; returns the per-run records (see `run_variants`)."""
+    return run_variants(base, divergence_variants(divergences, generator_losses), seeds, out)
+
+
+def study(base: TrainConfig, name: str = "mode-collapse", seeds: int = 3, out="runs/study") -> list[dict]:
+    """Run the named study of `STUDIES` under `base`; returns the per-run records (see `run_variants`)."""
+    return run_variants(base, study_variants(name), seeds, out)
 
 
 def _mean_se(vals):
@@ -44,46 +147,33 @@ def _fmt(m, s, digits):
     return f"{m:.{digits}f}" + ("" if math.isnan(s) else f" ± {s:.{digits}f}")
 
 
-def compare(base: TrainConfig, divergences="all", seeds: int = 3, generator_losses=GENERATOR_LOSSES,
-            out="runs/cmp") -> list[dict]:
-    """Train every combination; returns the per-run records and writes the table and figure to `out`."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    records = []
-    for div in resolve_divergences(divergences):
-        gls = ("-",) if div in BASELINES else tuple(generator_losses)
-        for gl in gls:
-            for seed in range(seeds):
-                cfg = dataclasses.replace(base, divergence=div, generator_loss=gl if gl != "-" else "nonsaturating",
-                                          seed=seed, out=str(out / f"{div}-{gl}-s{seed}"))
-                try:
-                    summary = Trainer(cfg).fit()
-                    summary["failed"] = None
-                except FloatingPointError as exc:
-                    summary = {"modes": 0, "hq_fraction": 0.0, "reverse_kl": math.nan, "failed": str(exc)}
-                records.append({"divergence": div, "generator_loss": gl, "seed": seed, "run": cfg.out, **summary})
-                with open(out / "results.json", "w", encoding="utf-8") as fh:
-                    json.dump(records, fh, indent=1)
-    write_table(records, out / "table.md", base)
-    write_figure(records, out / "samples.png", base)
-    return records
+def _tricks(t: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in t.items()) or "—"
 
 
 def table_markdown(records, base: TrainConfig | None = None) -> str:
+    """Markdown table, one row per variant: modes, HQ %, reverse KL as mean ± s.e. over seeds. Reverse KL is
+    undefined for a run with no high-quality sample; such runs are left out of its mean (the "no HQ" column
+    counts them)."""
     rows = {}
     for r in records:
-        rows.setdefault((r["divergence"], r["generator_loss"]), []).append(r)
+        rows.setdefault(r.get("variant", f"{r['divergence']}-{r['generator_loss']}"), []).append(r)
     lines = []
     if base is not None:
         lines.append(f"data {base.data}, {base.steps} steps, batch {base.batch_size}, lr_g {base.lr_g}, "
-                     f"lr_d {base.lr_d}, n_critic {base.n_critic}; mean ± s.e. over seeds\n")
-    lines += ["| divergence | generator loss | seeds | modes | HQ % | reverse KL | failed |", "|---|---|---|---|---|---|---|"]
-    for (div, gl), rs in rows.items():
+                     f"lr_d {base.lr_d}, n_critic {base.n_critic}, MLP {base.layers}×{base.hidden}, z_dim "
+                     f"{base.z_dim}; mean ± s.e. over seeds\n")
+    lines += ["| variant | divergence | generator loss | tricks | seeds | modes | HQ % | reverse KL | no HQ | failed |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, rs in rows.items():
+        r0 = rs[0]
         m = _mean_se([r.get("modes") for r in rs])
         hq = _mean_se([100 * r["hq_fraction"] for r in rs if r.get("hq_fraction") is not None])
         kl = _mean_se([r.get("reverse_kl") for r in rs])
+        no_hq = sum(1 for r in rs if not r.get("modes"))
         failed = sum(1 for r in rs if r.get("failed"))
-        lines.append(f"| {div} | {gl} | {len(rs)} | {_fmt(*m, 1)} | {_fmt(*hq, 1)} | {_fmt(*kl, 2)} | {failed} |")
+        lines.append(f"| {name} | {r0['divergence']} | {r0['generator_loss']} | {_tricks(r0.get('tricks', {}))} | "
+                     f"{len(rs)} | {_fmt(*m, 1)} | {_fmt(*hq, 1)} | {_fmt(*kl, 2)} | {no_hq} | {failed} |")
     return "\n".join(lines) + "\n"
 
 
@@ -97,16 +187,17 @@ def write_figure(records, path, base: TrainConfig) -> None:
     from . import data as data_mod
     from .plots import save_scatter
 
-    keys = list(dict.fromkeys((r["divergence"], r["generator_loss"]) for r in records))
+    keys = list(dict.fromkeys(r.get("variant", f"{r['divergence']}-{r['generator_loss']}") for r in records))
     seeds = max(r["seed"] for r in records) + 1
     fig = Figure(figsize=(2 * seeds, 2 * len(keys)))
     ds = data_mod.get(base.data, base.data_path, base.image_size)
     real = ds.sample(500).numpy() if len(ds.shape) == 1 else None
     for r in records:
-        ax = fig.add_subplot(len(keys), seeds, keys.index((r["divergence"], r["generator_loss"])) * seeds + r["seed"] + 1)
+        key = r.get("variant", f"{r['divergence']}-{r['generator_loss']}")
+        ax = fig.add_subplot(len(keys), seeds, keys.index(key) * seeds + r["seed"] + 1)
         p = Path(r["run"]) / "samples.npy"
         if real is not None and p.exists():
-            save_scatter(None, np.load(p), real, title=f"{r['divergence']} {r['generator_loss']} s{r['seed']}", ax=ax)
+            save_scatter(None, np.load(p), real, title=f"{key} s{r['seed']}", ax=ax)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()

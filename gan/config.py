@@ -38,11 +38,11 @@ class TrainConfig:
     steps: int = 5000                     # generator updates
     batch_size: int = 256
     preset: str | None = None             # ttur (= sagan) | sagan | dcgan | wgan_gp: lr, betas, n_critic
-    n_critic: int | None = None           # critic updates per generator update (default 1)
-    lr_g: float | None = None             # default 1e-4
-    lr_d: float | None = None             # default 1e-4
-    betas_g: tuple | None = None          # default (0.5, 0.999)
-    betas_d: tuple | None = None          # default (0.5, 0.999)
+    n_critic: int | None = None           # critic updates per generator update (unset: preset, else 1)
+    lr_g: float | None = None             # generator's Adam lr (unset: preset, else 1e-4)
+    lr_d: float | None = None             # critic's Adam lr (unset: preset, else 1e-4)
+    betas_g: tuple | None = None          # generator's Adam betas (unset: preset, else 0.5 0.999)
+    betas_d: tuple | None = None          # critic's Adam betas (unset: preset, else 0.5 0.999)
     wgan_clip: float = 0.01
     gp_weight: float = 10.0               # λ of the wgan_gp divergence
     # stabilisers (docs/stabilisers.md); each composes with every divergence
@@ -226,22 +226,37 @@ def _tiny_value(v: str, path, n):
             raise ValueError(f"{path}:{n}: cannot parse value {v!r}") from None
 
 
+def _field_help() -> dict:
+    """The comment after each TrainConfig field (the source is the one place the fields are documented)."""
+    import inspect
+    import re
+
+    out = {}
+    for line in inspect.getsource(TrainConfig).splitlines():
+        m = re.match(r"\s+(\w+): [^=]+=.*?#\s*(.+)$", line)
+        if m:
+            out[m.group(1)] = m.group(2).replace("%", "%%")
+    return out
+
+
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field (default None = not given) plus --config FILE.toml."""
     parser.add_argument("--config", help="TOML file with TrainConfig fields (CLI flags override it)")
+    helps = _field_help()
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         typ = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        h = helps.get(f.name, "") + ("" if f.default is None else f" [default: {f.default}]")
         if "bool" in typ:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=h)
         elif "tuple" in typ:
-            parser.add_argument(flag, nargs=2, type=float, default=None, metavar=("B1", "B2"))
+            parser.add_argument(flag, nargs=2, type=float, default=None, metavar=("B1", "B2"), help=h)
         elif "int" in typ:
-            parser.add_argument(flag, type=int, default=None)
+            parser.add_argument(flag, type=int, default=None, help=h)
         elif "float" in typ:
-            parser.add_argument(flag, type=float, default=None)
+            parser.add_argument(flag, type=float, default=None, help=h)
         else:
-            parser.add_argument(flag, type=str, default=None)
+            parser.add_argument(flag, type=str, default=None, help=h)
 
 
 def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:

@@ -1,0 +1,64 @@
+"""gan.compare: variants × seeds, the table's statistics, reuse of finished runs, the named studies, the CLI."""
+import json
+import math
+
+import pytest
+import torch
+
+import gan.compare as cmp
+from gan.cli import main
+from gan.config import TrainConfig
+
+BASE = dict(data="ring8", steps=3, batch_size=32, hidden=8, layers=1, z_dim=2, log_every=0, sample_every=0,
+            checkpoint_every=0, progress=False, eval_samples=100)
+
+
+def test_compare_trains_each_divergence_loss_seed_and_reuses_finished_runs(tmp_path, monkeypatch):
+    torch.set_num_threads(1)
+    base = TrainConfig(**BASE)
+    recs = cmp.compare(base, "kl,wgan_gp", seeds=2, generator_losses=["saturating", "nonsaturating"], out=tmp_path)
+    assert [(r["variant"], r["seed"]) for r in recs] == [
+        ("kl-saturating", 0), ("kl-saturating", 1), ("kl-nonsaturating", 0), ("kl-nonsaturating", 1),
+        ("wgan_gp--", 0), ("wgan_gp--", 1)]
+    assert json.loads((tmp_path / "results.json").read_text()) == json.loads(json.dumps(recs))
+    assert (tmp_path / "samples.png").stat().st_size > 0
+    # a second call finds every run finished with the same config: nothing is trained
+    monkeypatch.setattr(cmp, "Trainer", lambda cfg: pytest.fail(f"retrained {cfg.out}"))
+    again = cmp.compare(TrainConfig(**{**BASE, "progress": True}), "kl,wgan_gp", seeds=2, out=tmp_path)
+    assert [r["modes"] for r in again] == [r["modes"] for r in recs]
+    # a different budget is a different run
+    with pytest.raises(pytest.fail.Exception, match="retrained"):
+        cmp.compare(TrainConfig(**{**BASE, "steps": 4}), "kl", seeds=1, out=tmp_path)
+
+
+def test_table_mean_and_standard_error_over_seeds():
+    recs = [{"variant": "v", "divergence": "gan", "generator_loss": "nonsaturating", "tricks": {"pack": 2},
+             "seed": s, "modes": m, "hq_fraction": hq, "reverse_kl": kl, "failed": None}
+            for s, (m, hq, kl) in enumerate([(8, 0.5, 0.1), (6, 0.3, 0.3), (0, 0.0, math.nan)])]
+    row = cmp.table_markdown(recs).splitlines()[-1]
+    # modes: mean 14/3 = 4.67, s.e. = std([8, 6, 0], ddof=1)/√3 = 4.163/1.732 = 2.40; HQ %: 26.7 ± 14.5;
+    # reverse KL over the two runs with HQ samples: 0.20 ± 0.10; one run without HQ samples
+    assert row == "| v | gan | nonsaturating | pack=2 | 3 | 4.7 ± 2.4 | 26.7 ± 14.5 | 0.20 ± 0.10 | 1 | 0 |"
+
+
+def test_every_study_variant_is_a_valid_config():
+    for name in cmp.STUDIES:
+        for variant, overrides in cmp.study_variants(name):
+            TrainConfig(**{**BASE, **overrides}).validate()
+    names = [n for n, _ in cmp.study_variants("mode-collapse")]
+    assert {"gan-saturating", "gan-nonsaturating", "unrolled5", "pacgan2", "mine", "sn"} <= set(names)
+    with pytest.raises(ValueError, match="unknown study.*mode-collapse"):
+        cmp.study_variants("nope")
+
+
+def test_cli_study_runs_and_unknown_study_exits_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(cmp.STUDIES, "tiny", [("sn", {"spectral_norm": True}), ("pacgan2", {"pack": 2})])
+    flags = ["compare", "--study", "tiny", "--seeds", "1", "--data", "ring8", "--steps", "2", "--batch-size", "16",
+             "--hidden", "8", "--layers", "1", "--sample-every", "0", "--checkpoint-every", "0", "--no-progress",
+             "--eval-samples", "50", "--out", str(tmp_path)]
+    assert main(flags) == 0
+    table = (tmp_path / "table.md").read_text()
+    assert "| sn | gan | nonsaturating | spectral_norm=True |" in table and "| pacgan2 |" in table
+    with pytest.raises(SystemExit) as e:
+        main(["compare", "--study", "nope", "--out", str(tmp_path)])
+    assert e.value.code == 2 and "unknown study" in capsys.readouterr().err
