@@ -33,3 +33,23 @@ def test_unknown_figure_name_lists_known_names(tmp_path, capsys):
     assert "unknown figure 'nope'" in err and "spiral" in err
     with pytest.raises(ValueError, match="known figures"):
         figures.make("nope")
+
+
+def test_ring8_mode_collapse_is_deterministic_and_saves_its_numbers():
+    pytest.importorskip("gan")
+    import numpy as np
+    from analysis.figures import saturation_figs as F
+
+    kw = dict(snapshots=(20, 40), every=20, n_samples=200)
+    with figures.style():
+        fig, a = F.ring8_mode_collapse(**kw)
+        _, b = F.ring8_mode_collapse(**kw)
+    assert sorted(a) == sorted(b)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)  # seeded, one torch thread: bit-identical
+    n_runs = len(F.RING8_SETTINGS)
+    for r in range(n_runs):
+        assert a[f"run{r}_modes"].shape == (2,) and a[f"run{r}_samples_40"].shape == (200, 2)
+        assert np.all((a[f"run{r}_top_mode_share"] >= 1 / 8) & (a[f"run{r}_top_mode_share"] <= 1))
+    assert len(fig.axes) == 2 * len(kw["snapshots"]) + 2
+    assert all(ax.get_xlabel() or ax.get_title() or ax.get_ylabel() for ax in fig.axes)
