@@ -6,6 +6,8 @@ scores[i, j] = T(x_i, y_j): the diagonal holds the joint pairs, the off-diagonal
 """
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -40,21 +42,29 @@ class SeparableCritic(nn.Module):
 
 
 class ConcatCritic(nn.Module):
-    """T(x, y) = MLP([x, y]) on all K² pairs, built by broadcasting: (K, dx), (K, dy) -> (K, K).
+    """T(x, y) = MLP([x, y]) on all K² pairs: (..., K, dx), (..., K, dy) -> (..., K, K).
 
-    Cost: K² network evaluations per batch (one forward pass on a (K·K, dx+dy) input).
+    The first layer is affine, W[x, y] + b = W_x x + (W_y y + b), so it is applied to the K rows of x and the K
+    rows of y separately and the two (K, hidden) results are added by broadcasting into the (K, K, hidden) first
+    activation: scores[i, j] = MLP([x_i, y_j]) exactly (up to float rounding), without materialising the
+    (K, K, dx+dy) pair tensor or multiplying it (≈ 8 % of a training step at d = 20, hidden 256).
+    Parameters and state_dict are those of ``mlp(dx + dy, 1, hidden, layers)`` (``self.f``).
+    Cost: K² evaluations of every layer after the first.
     """
 
     def __init__(self, x_dim: int, y_dim: int, hidden: int = 256, layers: int = 2):
         super().__init__()
+        self.x_dim = x_dim
         self.f = mlp(x_dim + y_dim, 1, hidden, layers)
 
     def forward(self, x, y):
-        k1, k2 = x.shape[-2], y.shape[-2]
-        pairs = torch.cat([x.unsqueeze(-2).expand(*x.shape[:-1], k2, x.shape[-1]),     # [i, j] = x_i
-                           y.unsqueeze(-3).expand(*y.shape[:-2], k1, k2, y.shape[-1])],  # [i, j] = y_j
-                          dim=-1)
-        return self.f(pairs).squeeze(-1)
+        first, dx = self.f[0], self.x_dim
+        hx = nn.functional.linear(x, first.weight[:, :dx])                 # (..., K, h): W_x x_i
+        hy = nn.functional.linear(y, first.weight[:, dx:], first.bias)     # (..., K, h): W_y y_j + b
+        h = hx.unsqueeze(-2) + hy.unsqueeze(-3)                            # (..., K, K, h): [i, j] = W [x_i, y_j] + b
+        for layer in itertools.islice(self.f, 1, None):
+            h = layer(h)
+        return h.squeeze(-1)
 
 
 CRITICS = {"separable": SeparableCritic, "concat": ConcatCritic}

@@ -261,3 +261,20 @@ def test_js_fgan_term_equals_the_gan_fdiv_bound():
     off = s[~np.eye(k, dtype=bool)]
     assert float(B._js_fgan_torch(torch.tensor(s))) == pytest.approx(
         float(B.fdiv_lower_bound("gan", np.diag(s), off)), rel=1e-12)
+
+
+def test_nwj_hand_written_gradient():
+    """NWJ is one autograd node with a hand-written backward: check it against finite differences (first and
+    second order), and beyond the tangent cut c the off-diagonal gradient must be −e^c/(K(K−1)), not e^{S−1}."""
+    t = torch.tensor(np.stack([_rand_scores(seed=i)[:6, :6] for i in range(2)]), requires_grad=True)
+    assert torch.autograd.gradcheck(B.nwj, (t,))
+    assert torch.autograd.gradgradcheck(B.nwj, (t,))
+    k = 4
+    s = torch.zeros(k, k, dtype=torch.float32)
+    s[0, 1] = 200.0                       # far beyond c = log(finfo(float32).max) − 20 ≈ 68.7
+    s.requires_grad_()
+    B.nwj(s).backward()
+    cut = math.log(torch.finfo(torch.float32).max) - 20.0
+    assert s.grad[0, 1].item() == pytest.approx(-math.exp(cut) / (k * (k - 1)), rel=1e-5)
+    assert s.grad[1, 0].item() == pytest.approx(-math.exp(-1.0) / (k * (k - 1)), rel=1e-6)
+    assert torch.allclose(s.grad.diagonal(), torch.full((k,), 1.0 / k))
