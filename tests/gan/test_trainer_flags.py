@@ -245,3 +245,20 @@ def test_torchrun_two_gloo_processes_equal_one_process_with_doubled_batch(tmp_pa
     for k, v in g0.G.state_dict().items():
         moved = max(moved, (v - a["generator"][k]).abs().max().item())
     assert moved > 1e-4  # the runs trained: the comparison is not vacuous
+
+
+# ---------------------------------------------------------------- a real image data set (CI installs it)
+@pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist"),
+                    reason="Fashion-MNIST not installed (Debian dataset-fashion-mnist; .ci/run installs it)")
+def test_conditional_dcgan_on_fashion_mnist_through_the_cli(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    r = subprocess.run([sys.executable, "-m", "gan", "train", "--data", "fashion_mnist", "--steps", "2",
+                        "--batch-size", "16", "--width", "8", "--z-dim", "8", "--conditional", "projection",
+                        "--spectral-norm", "--self-attention", "14", "--ema-decay", "0.9", "--no-progress",
+                        "--sample-every", "0", "--out", str(tmp_path)], env=env, capture_output=True, text=True,
+                       timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    x = np.load(tmp_path / "samples.npy")
+    assert x.shape == (64, 1, 28, 28) and np.isfinite(x).all() and np.abs(x).max() <= 1
+    cfg = checkpoint.load(tmp_path / "checkpoint.pt")["config"]
+    assert (cfg["conditional"], cfg["data"]) == ("projection", "fashion_mnist")
