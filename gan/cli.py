@@ -29,10 +29,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=2500)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--output", default=None, help="file for the samples (.npy); default RUN/samples_seed<S>.npy")
-    e = sub.add_parser("eval", help="metrics of a trained run (mode coverage for mixtures)")
+    e = sub.add_parser("eval", help="metrics of a trained run (mode coverage for mixtures and stacked images)")
     e.add_argument("run")
-    e.add_argument("--n", type=int, default=2500)
+    e.add_argument("--n", type=int, default=None, help="generator samples (default 2500; stacked data: 26000)")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--classifier-epochs", type=int, default=3,
+                   help="stacked data: epochs of the mode classifier trained on the base images (cached in RUN)")
+    e.add_argument("--classifier-images", type=int, default=None,
+                   help="stacked data: train the mode classifier on the first N base images (default all)")
     c = sub.add_parser("compare", help="every divergence × generator loss × seed (or a --study) under one budget")
     add_config_flags(c)
     c.add_argument("--divergences", default="all", help="'all' or a comma-separated list")
@@ -53,6 +57,31 @@ def _load_run(parser, run):
     cfg.progress = False
     tr = Trainer(cfg, resume=True)
     return tr
+
+
+def _stacked_eval(tr, args) -> dict:
+    """Modes (of 1000) and KL to uniform of a run on stacked data, with a SmallClassifier trained on the base
+    images (cached as RUN/mode_classifier.pt with its accuracy)."""
+    import torch
+
+    from .features import SmallClassifier, train_classifier
+    from .metrics import stacked_mode_metrics
+
+    base = tr.data.base
+    path = Path(args.run) / "mode_classifier.pt"
+    if path.is_file():
+        saved = torch.load(path, weights_only=True)
+        clf = SmallClassifier(1, base.num_classes)
+        clf.load_state_dict(saved["state"])
+        clf.eval()
+        acc = float(saved["accuracy"])
+    else:
+        n = len(base) if args.classifier_images is None else min(args.classifier_images, len(base))
+        clf, acc = train_classifier(base.images[:n], base.labels[:n], epochs=args.classifier_epochs)
+        torch.save({"state": clf.state_dict(), "accuracy": acc}, path)
+    m = stacked_mode_metrics(tr.generate(n=args.n or 26000, seed=args.seed), clf, tr.data.k, base.num_classes)
+    return {"modes": m["modes"], "of": base.num_classes ** tr.data.k, "kl": m["kl"], "n": m["n"],
+            "classifier_train_accuracy": acc}
 
 
 def main(argv=None) -> int:
@@ -89,12 +118,19 @@ def main(argv=None) -> int:
             print(out)
             return 0
         if args.command == "eval":
+            from .data import StackedImages
             from .metrics import mode_metrics
 
+            if args.n is not None and args.n < 1:
+                parser.error(f"--n must be ≥ 1, got {args.n}")
             tr = _load_run(parser, args.run)
+            if isinstance(tr.data, StackedImages):
+                print(json.dumps(_stacked_eval(tr, args)))
+                return 0
             if not hasattr(tr.data, "means"):
-                parser.error("eval supports mixture data (ring8, grid25); for images use gan.metrics.fid/kid")
-            m = mode_metrics(tr.generate(n=args.n, seed=args.seed), tr.data.means, tr.data.std)
+                parser.error("eval supports mixture data (ring8, grid25) and stacked images; for other images use "
+                             "gan.metrics.fid/kid")
+            m = mode_metrics(tr.generate(n=args.n or 2500, seed=args.seed), tr.data.means, tr.data.std)
             print(json.dumps({k: m[k] for k in ("modes", "hq_fraction", "reverse_kl", "n")}))
             return 0
         if args.command == "compare":

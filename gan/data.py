@@ -112,6 +112,37 @@ class ImageData:
         return self.images[i], self.labels[i]
 
 
+class StackedImages:
+    """Stacked MNIST-style data (Metz et al. 2017; VEEGAN; PacGAN §5): each sample puts k independent
+    single-channel images of `base` on k channels, (k, H, W); with 10 classes and k = 3 there are 10³ = 1000
+    modes. The label of a sample is Σ_i y_i·K^i (channel i's class y_i, K = base.num_classes), so
+    `num_classes` = K^k. Sampling draws k·n indices at once: channel i of sample j is image idx[i·n + j]."""
+
+    def __init__(self, base: "ImageData", k: int = 3):
+        if not isinstance(base, ImageData) or base.shape[0] != 1:
+            raise ValueError(f"base must be single-channel ImageData; got {getattr(base, 'shape', type(base))}")
+        if base.labels is None:
+            raise ValueError("base must have labels (the modes are label tuples)")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive int; got {k!r}")
+        self.base, self.k, self.name = base, k, f"stacked_{base.name}"
+        self.shape = (k, *base.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return self.base.num_classes ** self.k
+
+    def sample_labelled(self, n: int, generator: torch.Generator | None = None):
+        i = torch.randint(len(self.base), (self.k * n,), generator=generator).reshape(self.k, n)
+        x = self.base.images[i.reshape(-1), 0].reshape(self.k, n, *self.shape[1:]).transpose(0, 1)
+        y = self.base.labels[i]                                              # (k, n)
+        weights = self.base.num_classes ** torch.arange(self.k)
+        return x.contiguous(), (y * weights[:, None]).sum(0)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.sample_labelled(n, generator)[0]
+
+
 # ---------------------------------------------------------------- IDX (LeCun's MNIST format)
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
@@ -247,7 +278,7 @@ def image_folder(path, size: int | None = None, channels: int = 1) -> ImageData:
 
 
 TOY = {"ring8": ring8, "grid25": grid25, "spiral": Spiral}
-IMAGES = ("digits", "fashion_mnist", "idx", "folder")
+IMAGES = ("digits", "fashion_mnist", "idx", "folder", "stacked_fashion_mnist", "stacked_digits")
 
 
 def names() -> list[str]:
@@ -256,7 +287,8 @@ def names() -> list[str]:
 
 def get(name: str, path=None, image_size: int | None = None):
     """Dataset by name: ring8, grid25, spiral, digits, fashion_mnist (path optional), idx (path: a folder with
-    MNIST-layout IDX files), folder (path: a folder of PNGs)."""
+    MNIST-layout IDX files), folder (path: a folder of PNGs), stacked_fashion_mnist / stacked_digits (three
+    images on three channels: 1000 modes)."""
     if not isinstance(name, str):
         raise TypeError(f"data name must be a str, got {type(name).__name__}")
     key = name.strip().lower().replace("-", "_")
@@ -264,6 +296,9 @@ def get(name: str, path=None, image_size: int | None = None):
         return TOY[key]()
     if key == "digits":
         return digits(image_size or 8)
+    if key in ("stacked_fashion_mnist", "stacked_digits"):
+        base = get(key[len("stacked_"):], path, image_size)
+        return StackedImages(base, 3)
     if key in ("fashion_mnist", "idx", "folder"):
         if key != "fashion_mnist" and path is None:
             raise ValueError(f"data {name!r} needs a path (--data-path)")
