@@ -141,13 +141,9 @@ class WGANGPLoss(WGANLoss):
         self.gp_weight = float(gp_weight)
 
     def critic_penalty(self, critic, x_real, x_fake):
-        x_fake = x_fake.detach()
-        eps = torch.rand((x_real.shape[0],) + (1,) * (x_real.dim() - 1), device=x_real.device, dtype=x_real.dtype)
-        x_hat = (eps * x_real + (1 - eps) * x_fake).requires_grad_(True)
-        v = critic(x_hat)
-        (grad,) = torch.autograd.grad(v.sum(), x_hat, create_graph=True)
-        norm = grad.reshape(grad.shape[0], -1).float().norm(dim=1)
-        return self.gp_weight * ((norm - 1.0) ** 2).mean()
+        from .stabilisers.penalties import wgan_gp_penalty
+
+        return wgan_gp_penalty(critic, x_real, x_fake, self.gp_weight)
 
     def after_critic_step(self, critic):
         return None
