@@ -143,11 +143,12 @@ def _simulate_linear(game, rule, lr_values, ts, x, y, batch, check_size):
         return None  # inf * 0 in the matrix product would give NaN where the loop keeps inf
     lv = (lr_values.detach().cpu().double().numpy() if is_t else np.asarray(lr_values, dtype=np.float64))
     uniq, inv = np.unique(lv.ravel(), return_inverse=True)
-    maps = [linear_maps(game, rule, v) for v in uniq]
-    D, d = maps[0][1].shape
+    first = linear_maps(game, rule, uniq[0])
+    D, d = first[1].shape
     B = int(np.prod(batch, dtype=np.int64))
     if check_size and len(uniq) * D > B:
-        return None
+        return None  # as many maps as points: the powers would cost as much as the loop
+    maps = [first, *(linear_maps(game, rule, v) for v in uniq[1:])]
     M = np.stack([m for m, _ in maps])  # (U, D, D)
     Z = np.stack([p for _, p in maps])  # (U, D, d): M^t P, t = 0
     K = np.empty((len(ts), len(uniq), d, d))
