@@ -152,15 +152,15 @@ def _simulate_linear(game, rule, lr_values, ts, x, y, batch, check_size):
     M = np.stack([m for m, _ in maps])  # (U, D, D)
     Z = np.stack([p for _, p in maps])  # (U, D, d): M^t P, t = 0
     K = np.empty((len(ts), len(uniq), d, d))
-    k, t = 0, 0
-    while True:
-        if t == ts[k]:
-            K[k] = Z[:, :d]
-            k += 1
-            if k == len(ts):
-                break
-        Z = M @ Z
-        t += 1
+    t = 0
+    for k, tk in enumerate(ts):  # M^{t_k} P from M^{t_{k-1}} P: the gap's power by repeated squaring
+        gap = int(tk) - t
+        if gap == 1:
+            Z = M @ Z
+        elif gap > 1:
+            Z = np.linalg.matrix_power(M, gap) @ Z
+        t = int(tk)
+        K[k] = Z[:, :d]
     K = K[:, inv.reshape(-1)].reshape(len(ts), *lv.shape, d, d)  # (n_rec, *lr_shape, d, d)
     if is_t:
         K = torch.as_tensor(K, device=x.device).to(x.dtype)
