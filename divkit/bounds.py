@@ -180,26 +180,34 @@ def dv(scores):
 class _NWJ(torch.autograd.Function):
     """mean_i S_ii − 1/(K(K−1)) Σ_{i≠j} kl.q_term(S_ij) as ONE autograd node, (..., K, K) -> (...).
 
-    kl.q_term(v) = e^{v−1}, continued along its tangent beyond v − 1 > c = log(finfo.max) − 20 (module Warning).
+    kl.q_term(v) = e^{v−1}, continued along its tangent beyond z = v − 1 > c = log(finfo.max) − 20 (module
+    Warning): e^{min(z, c)} · (1 + max(z − c, 0)), the formula of `divkit._array` safe_exp, written here with
+    fused in-place ops (a test checks it against ``fdiv_lower_bound("kl", ...)`` beyond the cut).
     Gradient: 1/K on the diagonal, −e^{min(S_ij − 1, c)}/(K(K−1)) off it (the exact derivative of the
-    tangent-continued term). Written by hand because the composed version records ~10 autograd ops on a K×K
-    matrix and cost NWJ training ~5 % of a separable-critic step (bench/bench_mi.py). The backward is built
-    from differentiable torch ops on the saved input, so double backward (create_graph=True) is exact too.
+    tangent-continued term). Written by hand because the composed version recorded ~10 autograd ops on a K×K
+    matrix and made NWJ training ~5 % slower than a plain loop's e^{S−1} (bench/bench_mi.py). Under
+    create_graph=True the backward is rebuilt from differentiable ops on the saved input, so double backward
+    is exact too.
     """
 
     @staticmethod
     def forward(ctx, s):
-        ctx.save_for_backward(s)
         k = s.shape[-1]
-        q = get("kl").q_term(s).masked_fill_(_diag_mask(k, s.device), 0.0)
-        return _diag(s).mean(-1) - q.sum(dim=(-2, -1)) / (k * (k - 1))
+        c = _cut(s.dtype)
+        z = s - 1.0
+        e = torch.exp(z.clamp_max(c))                                  # = d kl.q_term / dv
+        q = torch.addcmul(e, e, z.sub_(c).clamp_min_(0.0))             # e^{min(z,c)} (1 + max(z − c, 0))
+        diag = _diag_mask(k, s.device)
+        ctx.save_for_backward(s, e.masked_fill_(diag, 0.0))
+        return _diag(s).mean(-1) - q.masked_fill_(diag, 0.0).sum(dim=(-2, -1)) / (k * (k - 1))
 
     @staticmethod
     def backward(ctx, grad):
-        (s,) = ctx.saved_tensors
+        s, e = ctx.saved_tensors
         k = s.shape[-1]
-        dq = torch.exp((s - 1.0).clamp_max(_cut(s.dtype)))              # d kl.q_term / dv
-        g = torch.where(_diag_mask(k, s.device), 1.0 / k, dq * (-1.0 / (k * (k - 1))))
+        if torch.is_grad_enabled():  # create_graph=True: rebuild e from s so that its own gradient exists
+            e = torch.exp((s - 1.0).clamp_max(_cut(s.dtype)))
+        g = torch.where(_diag_mask(k, s.device), 1.0 / k, e * (-1.0 / (k * (k - 1))))
         return g * grad[..., None, None]
 
 

@@ -278,3 +278,15 @@ def test_nwj_hand_written_gradient():
     assert s.grad[0, 1].item() == pytest.approx(-math.exp(cut) / (k * (k - 1)), rel=1e-5)
     assert s.grad[1, 0].item() == pytest.approx(-math.exp(-1.0) / (k * (k - 1)), rel=1e-6)
     assert torch.allclose(s.grad.diagonal(), torch.full((k,), 1.0 / k))
+
+
+def test_nwj_equals_the_kl_fgan_bound_beyond_the_tangent_cut():
+    """`nwj` inlines kl.q_term's tangent continuation: it must agree with fdiv_lower_bound("kl") there too."""
+    rng = np.random.default_rng(11)
+    s = rng.normal(size=(5, 5)) * 3
+    s[0, 1], s[2, 3] = 150.0, 800.0              # beyond c ≈ 68.7 in float32
+    t = torch.tensor(s, dtype=torch.float32)
+    off = t[~torch.eye(5, dtype=torch.bool)]
+    ref = B.fdiv_lower_bound("kl", t.diagonal(), off)
+    assert torch.isfinite(B.nwj(t))
+    assert B.nwj(t).item() == pytest.approx(ref.item(), rel=1e-5)
