@@ -6,7 +6,12 @@ Protocol (Poole et al. 2019 §4, Fig. 2; Song & Ermon 2020 Fig. 1): x ~ N(0, I_2
 true MI 2, 4, 6, 8, 10 nats, 4000 steps per stage (the critic is not reset between stages), a fresh minibatch
 of K = 64 pairs per step, Adam lr 5e-4, critics with 2 hidden layers of 256 ReLU units (separable: 32-d
 embeddings). The recorded estimate at each step is the estimator's reported value on the training minibatch
-(as in the papers' figures). Statistics over the last 1000 steps of each stage: mean, variance,
+(as in the papers' figures).
+
+Song & Ermon's SMILE setting (`--layers 3`): their code, github.com/ermongroup/smile-mi-estimator, `demo.ipynb`
+passes layers = 2, hidden 256, embed 32, K = 64, Adam 5e-4, 20,000 steps, but its `utils.py` `mlp` adds an
+input layer before the `layers` hidden ones: 3 hidden ReLU layers. They plot the per-step training estimate
+(and its EMA, span 200). Details in docs/mi.md. Statistics over the last 1000 steps of each stage: mean, variance,
 bias = mean − truth, MSE = mean((estimate − truth)²).
 
 --quick scales stage lengths down to 200 steps and the statistics window to the last 100 steps (20× and
@@ -148,8 +153,8 @@ def main(argv=None):
     ap.add_argument("--steps-per-stage", type=int, default=None, help="override the stage length")
     ap.add_argument("--window", type=int, default=None, help="override the statistics window")
     ap.add_argument("--layers", type=int, default=2,
-                    help="hidden layers per critic MLP: 2 as in Poole et al.'s code, 3 as in Song & Ermon's (their "
-                         "mlp(layers=2) adds one input layer)")
+                    help="hidden layers per critic MLP: 2 as in Poole et al.'s code, 3 as in Song & Ermon's "
+                         "(ermongroup/smile-mi-estimator utils.py: mlp(layers=2) adds one input layer)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
