@@ -15,7 +15,8 @@ What is compared (fair both ways):
     largest difference between the two per-step value histories: it shows both loops train the same thing.
   * timing: one untimed warm-up run of each loop, then --repeats rounds, each timing ours and plain back to
     back in alternating order (ours first in even rounds, plain first in odd ones) so that a load change on a
-    shared machine hits both; reported: the median steps/s of each and the median of the per-round ratios.
+    shared machine hits both; reported: the median steps/s of each and the median (and quartiles: the noise)
+    of the per-round ratios.
   * clock: on the CPU with one thread the default is the process CPU time (`time.process_time`), which does not
     count the time the process waits while another job holds the core; `--clock wall` times wall-clock
     (always used on CUDA, where the work is not CPU time).
@@ -83,7 +84,8 @@ def sync(device):
 
 
 def time_pair(base, name, batches, repeats, dev, clock=time.perf_counter, lr=5e-4):
-    """Median steps/s of ours and plain, median per-round ratio, max |Δ| between the value histories."""
+    """Median steps/s of ours and plain, median and quartiles of the per-round ratios, max |Δ| between the
+    value histories."""
     loops = {"ours": ours, "plain": plain_loop}
     for fn in loops.values():  # warm-up (allocator, kernels, lazy init), not timed
         fn(copy.deepcopy(base), name, batches[:5], lr)
@@ -97,9 +99,10 @@ def time_pair(base, name, batches, repeats, dev, clock=time.perf_counter, lr=5e-
             hist[label] = loops[label](c, name, batches, lr)
             sync(dev)
             rate[label].append(len(batches) / (clock() - t0))
-    ratio = statistics.median(o / p for o, p in zip(rate["ours"], rate["plain"]))
+    ratios = [o / p for o, p in zip(rate["ours"], rate["plain"])]
+    q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
     delta = float(abs(hist["ours"] - hist["plain"]).max())
-    return statistics.median(rate["ours"]), statistics.median(rate["plain"]), ratio, delta
+    return statistics.median(rate["ours"]), statistics.median(rate["plain"]), statistics.median(ratios), (q1, q3), delta
 
 
 def main(argv=None):
@@ -125,15 +128,17 @@ def main(argv=None):
     batches = [tuple(t.to(dev) for t in dk.mi.correlated_gaussians(20, 4.0, 64, seed=g)) for _ in range(n)]
     print(f"device={dev}, threads={torch.get_num_threads()}, clock={clock_name}, repeats={args.repeats} "
           f"(interleaved, median), d=20, K=64, hidden=256")
-    print("| estimator | critic | steps | ours (steps/s) | plain (steps/s) | ratio | max abs Δ value |")
-    print("|---|---|---|---|---|---|---|")
+    print("| estimator | critic | steps | ours (steps/s) | plain (steps/s) | ratio | ratio quartiles | "
+          "max abs Δ value |")
+    print("|---|---|---|---|---|---|---|---|")
     for critic in args.critics.split(","):
         torch.manual_seed(0)
         base = make_critic(critic, 20, 20).to(dev)
         steps = args.concat_steps if critic == "concat" else args.steps
         for name in args.estimators.split(","):
-            so, sp, ratio, delta = time_pair(base, name, batches[:steps], args.repeats, dev, clock)
-            print(f"| {name} | {critic} | {steps} | {so:.1f} | {sp:.1f} | {ratio:.2f} | {delta:.1e} |", flush=True)
+            so, sp, ratio, (q1, q3), delta = time_pair(base, name, batches[:steps], args.repeats, dev, clock)
+            print(f"| {name} | {critic} | {steps} | {so:.1f} | {sp:.1f} | {ratio:.2f} | {q1:.2f}-{q3:.2f} | "
+                  f"{delta:.1e} |", flush=True)
 
 
 if __name__ == "__main__":
