@@ -114,3 +114,22 @@ def test_estimate_on_cuda():
     res = dk.mi.estimate(x, y, estimator="mine", device="cuda", seed=0, **SMALL)
     assert next(res.critic.parameters()).device.type == "cuda"
     assert 0.5 < res.value < 1.0 + 4 * res.stderr
+
+
+def test_fit_default_adam_is_fused_where_supported_and_follows_the_same_rule():
+    from divkit.mi.estimate import _adam
+
+    assert _adam([torch.nn.Parameter(torch.zeros(3))], 1e-3).defaults["fused"]
+    for p in (torch.zeros(3, device="meta"), torch.zeros(3, dtype=torch.complex64)):  # fused kernel unsupported
+        assert not _adam([torch.nn.Parameter(p)], 1e-3).defaults["fused"]
+    g = torch.Generator().manual_seed(0)
+    batches = [dk.mi.correlated_gaussians(3, 1.0, 32, seed=g, dtype=torch.float64) for _ in range(20)]
+    runs = []
+    for explicit in (False, True):
+        torch.manual_seed(0)
+        crit = dk.mi.make_critic("separable", 3, 3, hidden=16, embed_dim=4).double()
+        opt = torch.optim.Adam(crit.parameters(), lr=1e-2) if explicit else None
+        runs.append(dk.mi.fit(crit, dk.mi.make_estimator("nwj"), lambda i: batches[i], 20, lr=1e-2, optimizer=opt,
+                              progress=False))
+    np.testing.assert_allclose(runs[0], runs[1], rtol=1e-9, atol=1e-12)  # float64: only the rounding order differs
+    assert runs[0][-1] > runs[0][0]  # and it trains
