@@ -44,14 +44,15 @@ def test_cli_rejects_unknown_estimator(tmp_path):
 
 @pytest.mark.slow
 def test_full_staircase_smile_and_infonce_claims():
-    """Song & Ermon 2020 claims on the full 5×4000-step staircase (separable critic, ~5-10 min on one CPU core).
+    """Song & Ermon 2020 claims on the full 5×4000-step staircase (separable critic, ~5 min on one CPU core).
 
     SMILE (τ = 5): |mean − truth| ≤ 0.6 nats at every stage (last 1000 steps);
     InfoNCE: final-stage mean within 0.15 nats of log 64 (it saturates at log K).
     Critic: Song & Ermon's code (3 hidden layers of 256: github.com/ermongroup/smile-mi-estimator, demo.ipynb
     passes layers=2 and utils.py's mlp adds an input layer; K = 64, Adam 5e-4, 4000 steps a stage). With
     Poole et al.'s 2 hidden layers SMILE measured +0.60 / +1.28 nats at MI = 8 / 10 (seed 0): the claim
-    holds only for the larger critic (measured biases −0.31, −0.36, −0.16, +0.19, +0.58 at seed 0).
+    holds only for the larger critic (measured biases −0.31, −0.36, −0.15, +0.16, +0.55 at seed 0 with the
+    fused Adam of `fit`; −0.31, −0.36, −0.16, +0.19, +0.58 with the default Adam kernel).
     """
     torch.set_num_threads(1)
     res = benchmark.run_benchmark(["smile", "infonce"], ["separable"], steps_per_stage=4000, window=1000,
