@@ -41,8 +41,9 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int = 3
     if len(images) != len(labels):
         raise ValueError(f"images and labels differ in length: {len(images)} vs {len(labels)}")
     g = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    model = SmallClassifier(images.shape[1], int(labels.max()) + 1)
+    with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
+        torch.manual_seed(seed)
+        model = SmallClassifier(images.shape[1], int(labels.max()) + 1)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(epochs):
         perm = torch.randperm(len(images), generator=g)

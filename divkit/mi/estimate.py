@@ -11,6 +11,7 @@ A lower bound therefore holds in expectation; a one-sided check is value ≤ tru
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 from dataclasses import dataclass, field
@@ -125,6 +126,14 @@ def _split(n, eval_fraction, gen, min_eval):
     return perm[: n - n_eval], perm[n - n_eval:]
 
 
+@contextlib.contextmanager
+def _seeded_init(seed):
+    """Seed torch's global RNG for weight initialisation inside the block, restoring the caller's state after."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        yield
+
+
 def estimate(x, y, estimator="smile", critic="separable", steps=2000, batch_size=64, lr=5e-4, seed=0,
              device="cpu", eval_fraction=0.2, progress=None, critic_kwargs=None, estimator_kwargs=None,
              dtype=torch.float32) -> MIResult:
@@ -140,7 +149,6 @@ def estimate(x, y, estimator="smile", critic="separable", steps=2000, batch_size
     Returns: MIResult(value, stderr, history, ...).
     """
     gen = torch.Generator().manual_seed(int(seed))
-    torch.manual_seed(int(seed))  # critic initialisation
     dev = torch.device(device)
     X, Y = _as_2d(x, "x", dtype, "cpu"), _as_2d(y, "y", dtype, "cpu")
     if X.shape[0] != Y.shape[0]:
@@ -149,8 +157,9 @@ def estimate(x, y, estimator="smile", critic="separable", steps=2000, batch_size
         raise ValueError(f"batch_size must be >= 2 (off-diagonal pairs are the product of marginals); got {batch_size}")
     tr, ev = _split(X.shape[0], eval_fraction, gen, batch_size)
     Xtr, Ytr, Xev, Yev = X[tr].to(dev), Y[tr].to(dev), X[ev].to(dev), Y[ev].to(dev)
-    crit = make_critic(critic, X.shape[1], Y.shape[1], **(critic_kwargs or {})).to(device=dev, dtype=dtype)
-    est = make_estimator(estimator, y_dim=Y.shape[1], **(estimator_kwargs or {})).to(device=dev)
+    with _seeded_init(seed):  # critic (and estimator) initialisation, without touching the caller's RNG
+        crit = make_critic(critic, X.shape[1], Y.shape[1], **(critic_kwargs or {})).to(device=dev, dtype=dtype)
+        est = make_estimator(estimator, y_dim=Y.shape[1], **(estimator_kwargs or {})).to(device=dev)
     est = est.to(dtype=dtype) if any(True for _ in est.parameters()) else est
     ntr = Xtr.shape[0]
 
@@ -187,7 +196,6 @@ def estimate_divergence(samples_p, samples_q, div, critic=None, steps=1000, batc
     """
     d = get(div)
     gen = torch.Generator().manual_seed(int(seed))
-    torch.manual_seed(int(seed))
     dev = torch.device(device)
     P, Q = _as_2d(samples_p, "samples_p", dtype, "cpu"), _as_2d(samples_q, "samples_q", dtype, "cpu")
     if P.shape[1] != Q.shape[1]:
@@ -195,7 +203,8 @@ def estimate_divergence(samples_p, samples_q, div, critic=None, steps=1000, batc
     trp, evp = _split(P.shape[0], eval_fraction, gen, 2)
     trq, evq = _split(Q.shape[0], eval_fraction, gen, 2)
     Ptr, Qtr, Pev, Qev = P[trp].to(dev), Q[trq].to(dev), P[evp].to(dev), Q[evq].to(dev)
-    net = critic if critic is not None else mlp(P.shape[1], 1, hidden, layers)
+    with _seeded_init(seed):
+        net = critic if critic is not None else mlp(P.shape[1], 1, hidden, layers)
     net = net.to(device=dev, dtype=dtype)
     v = lambda z: net(z).reshape(z.shape[0])
     opt = _adam(net.parameters(), lr)

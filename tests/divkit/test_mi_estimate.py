@@ -36,6 +36,18 @@ def test_estimate_returns_a_held_out_value_with_stderr():
     assert again.value == res.value  # seeded: identical
 
 
+def test_seeded_runs_leave_the_callers_global_rng_alone():
+    x, y = dk.mi.correlated_gaussians(2, 1.0, 1000, seed=0)
+    small = {**SMALL, "steps": 20}
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    a = dk.mi.estimate(x, y, seed=1, **small)
+    dk.estimate_divergence(x, y, "kl", steps=20, progress=False, seed=1)
+    assert torch.equal(torch.get_rng_state(), state)  # the seed is used, not imposed on the caller
+    torch.manual_seed(999)  # another global state: the seeded result must not depend on it
+    assert dk.mi.estimate(x, y, seed=1, **small).value == a.value
+
+
 @pytest.mark.parametrize("name", ["mine", "nwj", "infonce", "js", "dv"])
 def test_estimators_train_on_a_small_problem(name):
     x, y = dk.mi.correlated_gaussians(2, 1.0, 3000, seed=1)
