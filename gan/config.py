@@ -60,6 +60,7 @@ class TrainConfig:
     pack: int = 1                         # PacGAN: the critic sees m samples at once
     mine_beta: float = 0.0                # MINE regulariser −β·I(G([ε, c]); c) (Belghazi et al. 2018 §6.1)
     mine_code_dim: int = 2                # dimension of the code c appended to z
+    mine_critic: str = "separable"        # MINE statistics network: separable | concat (O(K²) MLP passes)
     ema_decay: float = 0.0                # EMA of G for evaluation (0 = off)
     conditional: str = "none"             # none | concat | projection (needs labelled data)
     msg: bool = False                     # MSG-GAN multi-scale models (images)
@@ -141,6 +142,8 @@ class TrainConfig:
         if self.label_smoothing and getattr(getattr(loss, "divergence", None), "name", None) not in ("gan", "js"):
             raise ValueError(f"label_smoothing is defined for the gan and js divergences only; got divergence "
                              f"{self.divergence!r}")
+        if self.mine_critic not in ("separable", "concat"):
+            raise ValueError(f"mine_critic must be separable or concat; got {self.mine_critic!r}")
         if self.conditional not in ("none", "concat", "projection"):
             raise ValueError(f"conditional must be one of none, concat, projection; got {self.conditional!r}")
         if self.compile_backend not in ("inductor", "aot_eager", "eager", "cudagraphs"):

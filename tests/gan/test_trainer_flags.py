@@ -128,16 +128,19 @@ def test_pack_feeds_m_samples_to_the_critic(tmp_path):
         TrainConfig(pack=3, batch_size=32).validate()
 
 
-def test_mine_regulariser_widens_the_generator_input_and_trains_its_statistics_network(tmp_path):
-    tr = _trainer(tmp_path, mine_beta=0.5, mine_code_dim=3)
+@pytest.mark.parametrize("critic", ["separable", "concat"])
+def test_mine_regulariser_widens_the_generator_input_and_trains_its_statistics_network(tmp_path, critic):
+    from divkit.mi.critics import make_critic
+    tr = _trainer(tmp_path, mine_beta=0.5, mine_code_dim=3, mine_critic=critic)
     assert tr.G.net[0].in_features == 4 + 3
-    w0 = tr.mine.critic.state_dict()["net.0.weight"].clone() if "net.0.weight" in tr.mine.critic.state_dict() else \
-        next(iter(tr.mine.critic.parameters())).detach().clone()
+    assert type(tr.mine.critic) is type(make_critic(critic, 2, 3))
+    w0 = [p.detach().clone() for p in tr.mine.critic.parameters()]
     tr.fit()
-    w1 = next(iter(tr.mine.critic.parameters())).detach()
-    assert not torch.equal(w0, w1)
+    assert any(not torch.equal(a, b) for a, b in zip(w0, tr.mine.critic.parameters()))
     assert torch.isfinite(tr.mine.mine.log_ma)  # the moving average was initialised by the statistics steps
     assert "mine" in checkpoint.load(tmp_path / "run" / "checkpoint.pt")
+    with pytest.raises(ValueError, match="mine_critic must be separable or concat"):
+        TrainConfig(mine_beta=1.0, mine_critic="joint-ish").validate()
 
 
 def test_ema_generator_is_the_exponential_average_and_is_used_for_samples(tmp_path):
