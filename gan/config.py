@@ -57,6 +57,7 @@ class TrainConfig:
     gradient_penalty: float = 0.0         # WGAN-GP λ E(‖∇V(x̂)‖ − 1)² added to any loss
     unrolled_steps: int = 0               # unrolled GAN look-ahead k (Metz et al. 2017)
     unrolled_lr: float | None = None      # η of the look-ahead (default lr_d)
+    unrolled_optimizer: str = "adam"      # look-ahead rule: adam (continues the critic's Adam moments) | sgd
     pack: int = 1                         # PacGAN: the critic sees m samples at once
     mine_beta: float = 0.0                # MINE regulariser −β·I(G([ε, c]); c) (Belghazi et al. 2018 §6.1)
     mine_code_dim: int = 2                # dimension of the code c appended to z
@@ -142,6 +143,8 @@ class TrainConfig:
         if self.label_smoothing and getattr(getattr(loss, "divergence", None), "name", None) not in ("gan", "js"):
             raise ValueError(f"label_smoothing is defined for the gan and js divergences only; got divergence "
                              f"{self.divergence!r}")
+        if self.unrolled_optimizer not in ("adam", "sgd"):
+            raise ValueError(f"unrolled_optimizer must be adam or sgd; got {self.unrolled_optimizer!r}")
         if self.mine_critic not in ("separable", "concat"):
             raise ValueError(f"mine_critic must be separable or concat; got {self.mine_critic!r}")
         if self.conditional not in ("none", "concat", "projection"):

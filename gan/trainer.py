@@ -269,7 +269,8 @@ class Trainer:
                     objective = lambda vr, vf: -self.loss.critic_loss(vr.float(), vf.float())  # noqa: E731
                     loss_g = unrolled_generator_loss(
                         self.D, objective, lambda v: self.loss.generator_loss(v.float()), x_real, x_fake,
-                        cfg.unrolled_steps, cfg.unrolled_lr or cfg.lr_d)
+                        cfg.unrolled_steps, cfg.unrolled_lr or cfg.lr_d,
+                        optimizer=self.opt_d if cfg.unrolled_optimizer == "adam" else None)
                 else:
                     # under DDP the critic's gradients are not wanted here: call the bare module, not the wrapper
                     critic = self.D if self.dist.distributed else None

@@ -9,8 +9,18 @@ through the k steps (the second-order term ∂L_G/∂θ_D^K · dθ_D^K/dθ_G is 
 critic's reaction). Implemented with ``torch.func.functional_call`` on copies of the critic's parameters:
 the live critic is not changed, its buffers are passed as copies (BatchNorm statistics are not touched), and
 spectral-norm power iterations are suspended during the look-ahead (its weights are functional tensors).
-The critic steps use plain gradient ascent (the paper's eq. 4; its experiments unroll with Adam — not done here)
-on the same real and fake batch; ``x_fake_eval`` may give a fresh fake batch for the final loss.
+The look-ahead steps use the same real and fake batch (``x_fake_eval`` may give a fresh fake batch for the final
+loss) and one of two update rules:
+
+- plain gradient ascent (eq. 4 above; ``optimizer=None``);
+- Adam, as in the paper's experiments (its reference code unrolls the critic's own Adam update): given the
+  critic's ``torch.optim.Adam``, each look-ahead step continues that optimiser's moments, differentiably,
+  with g = −∂f/∂θ_D (the gradient of the critic's loss), t = t₀ + j + 1,
+
+      m ← β₁m + (1 − β₁)g,   v ← β₂v + (1 − β₂)g²,   θ_D ← θ_D − η·(m/(1 − β₁ᵗ)) / (√(v/(1 − β₂ᵗ)) + ε),
+
+  with √· taken of max(v̂, ε²) so that its derivative stays finite where g = v = 0 (a change below ε in the
+  denominator). The optimiser itself is not modified.
 
 Cost: k + 1 critic forward/backward passes with a graph kept for double backprop (memory ∝ k).
 """
@@ -27,8 +37,34 @@ from ..layers.spectral_norm import frozen_power_iteration
 __all__ = ["unrolled_critic_params", "unrolled_generator_loss"]
 
 
+def _adam_state(critic: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, tuple, float]:
+    """The critic's Adam moments by parameter name: name -> (m, v, t₀) (zeros and 0 before its first step)."""
+    if not isinstance(optimizer, torch.optim.Adam) or isinstance(optimizer, torch.optim.AdamW):
+        raise TypeError(f"optimizer must be the critic's torch.optim.Adam (or None: gradient ascent); "
+                        f"got {type(optimizer).__name__}")
+    groups = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+    state, hyper = {}, set()
+    for n, p in critic.named_parameters():
+        if id(p) not in groups:
+            raise ValueError(f"optimizer does not hold the critic parameter {n!r}")
+        g = groups[id(p)]
+        if g.get("amsgrad") or g.get("weight_decay") or g.get("maximize"):
+            raise ValueError("the Adam look-ahead supports plain Adam only (no amsgrad, weight_decay, maximize)")
+        hyper.add((tuple(g["betas"]), float(g["eps"])))
+        st = optimizer.state.get(p, {})
+        if "exp_avg" in st:
+            state[n] = (st["exp_avg"].detach().clone(), st["exp_avg_sq"].detach().clone(), float(st["step"]))
+        else:
+            state[n] = (torch.zeros_like(p), torch.zeros_like(p), 0.0)
+    if len(hyper) > 1:
+        raise ValueError(f"the critic's parameter groups use different Adam betas/eps: {sorted(hyper)}")
+    (betas, eps), = hyper
+    return state, betas, eps
+
+
 def unrolled_critic_params(critic: nn.Module, critic_objective: Callable, x_real: torch.Tensor,
-                           x_fake: torch.Tensor, steps: int, lr: float, params: dict | None = None) -> dict:
+                           x_fake: torch.Tensor, steps: int, lr: float, params: dict | None = None,
+                           optimizer: torch.optim.Optimizer | None = None) -> dict:
     """θ_D^k as a dict name -> tensor, differentiable in ``x_fake`` (and in ``params`` if they require grad).
 
     Args:
@@ -37,6 +73,8 @@ def unrolled_critic_params(critic: nn.Module, critic_objective: Callable, x_real
             mean(p_term(v_real)) − mean(q_term(v_fake))).
         x_real, x_fake: batches; x_fake carries the generator's graph.
         steps: k ≥ 0; lr: η > 0.
+        optimizer: None for gradient ascent, or the critic's torch.optim.Adam to unroll Adam from its moments
+            (module docstring; not modified).
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be an int ≥ 0; got {steps!r}")
@@ -44,10 +82,11 @@ def unrolled_critic_params(critic: nn.Module, critic_objective: Callable, x_real
         raise ValueError(f"lr must be > 0; got {lr}")
     if params is None:
         params = {n: p.detach().requires_grad_(True) for n, p in critic.named_parameters()}
+    adam = _adam_state(critic, optimizer) if optimizer is not None else None
     buffers = {n: b.detach().clone() for n, b in critic.named_buffers()}
     x_real = x_real.detach()
     with frozen_power_iteration(critic):
-        for _ in range(steps):
+        for j in range(steps):
             v_real = functional_call(critic, (params, buffers), (x_real,))
             v_fake = functional_call(critic, (params, buffers), (x_fake,))
             obj = critic_objective(v_real, v_fake)
@@ -55,20 +94,32 @@ def unrolled_critic_params(critic: nn.Module, critic_objective: Callable, x_real
             grads = torch.autograd.grad(obj, [params[n] for n in names], create_graph=True, allow_unused=True)
             params = dict(params)
             for n, g in zip(names, grads):
-                if g is not None:
+                if g is None:
+                    continue
+                if adam is None:
                     params[n] = params[n] + lr * g
+                    continue
+                state, (b1, b2), eps = adam
+                m, v, t0 = state[n]
+                g = -g  # the gradient of the critic's loss, the quantity Adam's moments average
+                m, v, t = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g, t0 + j + 1
+                v_hat = (v / (1 - b2 ** t)).clamp_min(eps * eps)
+                params[n] = params[n] - lr * (m / (1 - b1 ** t)) / (v_hat.sqrt() + eps)
+                state[n] = (m, v, t0)
     return params
 
 
 def unrolled_generator_loss(critic: nn.Module, critic_objective: Callable, generator_loss: Callable,
                             x_real: torch.Tensor, x_fake: torch.Tensor, steps: int, lr: float,
-                            x_fake_eval: torch.Tensor | None = None) -> torch.Tensor:
+                            x_fake_eval: torch.Tensor | None = None,
+                            optimizer: torch.optim.Optimizer | None = None) -> torch.Tensor:
     """L_G(θ_G, θ_D^k): ``generator_loss(v_fake)`` (a scalar to minimise) under the critic unrolled k steps.
 
     ``loss.backward()`` then gives the unrolled generator gradient (it also deposits gradients on nothing of the
     critic: the look-ahead works on detached copies). With steps = 0 this is the ordinary generator loss.
+    ``optimizer``: None (gradient ascent) or the critic's Adam (unroll Adam from its moments).
     """
-    params = unrolled_critic_params(critic, critic_objective, x_real, x_fake, steps, lr)
+    params = unrolled_critic_params(critic, critic_objective, x_real, x_fake, steps, lr, optimizer=optimizer)
     buffers = {n: b.detach().clone() for n, b in critic.named_buffers()}
     x_eval = x_fake if x_fake_eval is None else x_fake_eval
     with frozen_power_iteration(critic):

@@ -83,6 +83,75 @@ def test_unrolled_params_match_manual_sgd_ascent_and_leave_critic_untouched():
         unrolled_critic_params(critic, critic_objective, x_real, gen(z), -1, 0.5)
 
 
+def _critic_adam(critic, gen, z, x_real, warm_steps):
+    """The critic's own Adam after `warm_steps` real steps on its loss (so its moments are non-trivial)."""
+    opt = torch.optim.Adam(critic.parameters(), lr=0.05, betas=(0.5, 0.9))
+    for _ in range(warm_steps):
+        opt.zero_grad()
+        (-critic_objective(critic(x_real), critic(gen(z).detach()))).backward()
+        opt.step()
+    return opt
+
+
+@pytest.mark.parametrize("warm_steps", [0, 3])
+def test_unrolled_adam_lookahead_equals_torch_adam_steps_and_leaves_the_optimiser_alone(warm_steps):
+    gen, critic, z, x_real = _setup()
+    opt = _critic_adam(critic, gen, z, x_real, warm_steps)
+    before = {k: {s: (t.clone() if torch.is_tensor(t) else t) for s, t in v.items()} for k, v in opt.state.items()}
+    params = unrolled_critic_params(critic, critic_objective, x_real, gen(z).detach(), 3, 0.05, optimizer=opt)
+    for p in critic.parameters():  # the optimiser's state is untouched by the look-ahead
+        for key, val in before.get(p, {}).items():
+            assert torch.equal(opt.state[p][key], val)
+    # reference: torch's Adam, continued for 3 steps on a copy of the critic and of the optimiser's state
+    clone = nn.Sequential(nn.Linear(2, 5), nn.Tanh(), nn.Linear(5, 1)).double()
+    clone.load_state_dict(critic.state_dict())
+    ref = torch.optim.Adam(clone.parameters(), lr=0.05, betas=(0.5, 0.9))
+    ref.load_state_dict(opt.state_dict())
+    for _ in range(3):
+        ref.zero_grad()
+        (-critic_objective(clone(x_real), clone(gen(z).detach()))).backward()
+        ref.step()
+    for (n, p), q in zip(params.items(), clone.parameters()):
+        # float64, same formula; only the clamp of v̂ at eps² (inactive here) and rounding order differ
+        assert torch.allclose(p, q, atol=1e-12, rtol=1e-10), n
+
+
+def test_unrolled_adam_gradient_matches_finite_differences():
+    gen, critic, z, x_real = _setup()
+    opt = _critic_adam(critic, gen, z, x_real, 2)
+
+    def loss():
+        return unrolled_generator_loss(critic, critic_objective, generator_loss, x_real, gen(z), 3, 0.05,
+                                       optimizer=opt).squeeze()
+
+    grads = torch.autograd.grad(loss(), list(gen.parameters()))
+    h = 1e-6
+    for p, g in zip(gen.parameters(), grads):
+        fd = torch.empty_like(p)
+        for i in range(p.numel()):
+            with torch.no_grad():
+                p.view(-1)[i] += h
+            up = loss().item()
+            with torch.no_grad():
+                p.view(-1)[i] -= 2 * h
+            down = loss().item()
+            with torch.no_grad():
+                p.view(-1)[i] += h
+            fd.view(-1)[i] = (up - down) / (2 * h)
+        # central differences in float64 (as above); Adam's normalisation adds curvature, hence rtol 1e-6
+        assert torch.allclose(g, fd, atol=1e-8, rtol=1e-6), (g, fd)
+
+
+def test_unrolled_adam_rejects_other_optimisers():
+    gen, critic, z, x_real = _setup()
+    with pytest.raises(TypeError, match="torch.optim.Adam"):
+        unrolled_critic_params(critic, critic_objective, x_real, gen(z), 1, 0.1,
+                               optimizer=torch.optim.SGD(critic.parameters(), lr=0.1))
+    with pytest.raises(ValueError, match="does not hold"):
+        unrolled_critic_params(critic, critic_objective, x_real, gen(z), 1, 0.1,
+                               optimizer=torch.optim.Adam(list(critic.parameters())[:2]))
+
+
 def test_unrolled_with_spectral_norm_critic_runs_no_power_iteration():
     gen, critic, z, x_real = _setup(sn=True)
     critic.train()
