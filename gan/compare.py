@@ -54,6 +54,8 @@ STUDIES: dict[str, list[tuple[str, dict]]] = {
     "mine": [
         ("gan-nonsaturating", dict(_GAN_NS)),
         ("mine", {**_GAN_NS, "mine_beta": 1.0}),
+        # a one-hot code of 10 classes bounds the maximised MI by log 10 (a continuous code's is unbounded)
+        ("mine-categorical", {**_GAN_NS, "mine_beta": 1.0, "mine_code": "categorical", "mine_code_dim": 10}),
     ],
 }
 

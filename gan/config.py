@@ -62,6 +62,7 @@ class TrainConfig:
     mine_beta: float = 0.0                # MINE regulariser −β·I(G([ε, c]); c) (Belghazi et al. 2018 §6.1)
     mine_code_dim: int = 2                # dimension of the code c appended to z
     mine_critic: str = "separable"        # MINE statistics network: separable | concat (O(K²) MLP passes)
+    mine_code: str = "normal"             # code c: normal | uniform | categorical (one-hot, I ≤ log mine_code_dim)
     ema_decay: float = 0.0                # EMA of G for evaluation (0 = off)
     conditional: str = "none"             # none | concat | projection (needs labelled data)
     msg: bool = False                     # MSG-GAN multi-scale models (images)
@@ -145,6 +146,10 @@ class TrainConfig:
                              f"{self.divergence!r}")
         if self.unrolled_optimizer not in ("adam", "sgd"):
             raise ValueError(f"unrolled_optimizer must be adam or sgd; got {self.unrolled_optimizer!r}")
+        if self.mine_code not in ("normal", "uniform", "categorical"):
+            raise ValueError(f"mine_code must be normal, uniform or categorical; got {self.mine_code!r}")
+        if self.mine_code == "categorical" and self.mine_code_dim < 2:
+            raise ValueError(f"mine_code categorical needs mine_code_dim ≥ 2 classes; got {self.mine_code_dim}")
         if self.mine_critic not in ("separable", "concat"):
             raise ValueError(f"mine_critic must be separable or concat; got {self.mine_critic!r}")
         if self.conditional not in ("none", "concat", "projection"):

@@ -121,7 +121,7 @@ class Trainer:
         self.mine = None
         if cfg.mine_beta > 0:
             self.mine = MINERegulariser(int(np.prod(self.data.shape)), cfg.mine_code_dim, beta=cfg.mine_beta,
-                                        critic=cfg.mine_critic, hidden=cfg.hidden).to(self.device)
+                                        critic=cfg.mine_critic, code=cfg.mine_code, hidden=cfg.hidden).to(self.device)
             self.opt_mine = torch.optim.Adam(self.mine.critic.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas_d))
         # the modules the loop calls: DDP and/or compiled wrappers of the same parameters
         self.G_run = dist_mod.compile_model(dist_mod.wrap_ddp(self.G, self.dist), cfg.compile, cfg.compile_backend)

@@ -16,8 +16,11 @@ joint pairs, off-diagonal = product of marginals; `divkit.mi` critics):
   step (m not initialised) the plain DV bound is used. Add it to the generator's loss.
 - ``estimate(x, c)``: the DV value Î (nats, no gradient) for logging.
 
-The code distribution: c ∼ N(0, I) (``code="normal"``) or U[−1, 1]^d (``"uniform"``) — a choice of this
-implementation; the paper's text does not fix it for the toy experiments.
+The code distribution: c ∼ N(0, I) (``code="normal"``), U[−1, 1]^d (``"uniform"``) or a uniformly drawn one-hot
+vector of d classes (``"categorical"``) — a choice of this implementation; the paper's text does not fix it for
+the toy experiments. With a continuous code the maximised I(G([ε, c]); c) is unbounded (a deterministic G can
+make c recoverable from x to any precision), so the term can grow until training diverges; a categorical code
+bounds it by H(c) = log d.
 """
 from __future__ import annotations
 
@@ -34,7 +37,8 @@ __all__ = ["MINERegulariser"]
 
 class MINERegulariser(nn.Module):
     """β·I(G([ε, c]); c) by MINE. Args: x_dim (sample dim), code_dim, beta ≥ 0, critic ("concat", "separable"
-    or a module giving (K, K) scores), rate (MINE moving-average rate), code ("normal" | "uniform"),
+    or a module giving (K, K) scores), rate (MINE moving-average rate), code ("normal" | "uniform" |
+    "categorical": one-hot of code_dim classes),
     critic kwargs (hidden, layers, ...)."""
 
     def __init__(self, x_dim: int, code_dim: int, beta: float = 1.0, critic="concat", rate: float = 0.01,
@@ -45,8 +49,10 @@ class MINERegulariser(nn.Module):
                 raise ValueError(f"{name} must be a positive int; got {val!r}")
         if not float(beta) >= 0:
             raise ValueError(f"beta must be ≥ 0; got {beta}")
-        if code not in ("normal", "uniform"):
-            raise ValueError(f"code must be 'normal' or 'uniform'; got {code!r}")
+        if code not in ("normal", "uniform", "categorical"):
+            raise ValueError(f"code must be 'normal', 'uniform' or 'categorical'; got {code!r}")
+        if code == "categorical" and code_dim < 2:
+            raise ValueError(f"a categorical code needs code_dim ≥ 2 classes; got {code_dim}")
         self.x_dim, self.code_dim, self.beta, self.code = x_dim, code_dim, float(beta), code
         self.critic = make_critic(critic, x_dim, code_dim, **critic_kwargs)
         self.mine = MINE(rate=rate, variant="dv")
@@ -56,6 +62,9 @@ class MINERegulariser(nn.Module):
         """c of shape (n, code_dim)."""
         if self.code == "normal":
             c = torch.randn(n, self.code_dim, generator=generator, dtype=dtype)
+        elif self.code == "categorical":
+            k = torch.randint(self.code_dim, (n,), generator=generator)
+            c = nn.functional.one_hot(k, self.code_dim).to(dtype)
         else:
             c = 2 * torch.rand(n, self.code_dim, generator=generator, dtype=dtype) - 1
         return c.to(device)

@@ -71,6 +71,12 @@ def test_mine_regulariser_validation_and_inputs():
     c = reg.sample_code(5)
     assert c.shape == (5, 3) and c.abs().max() <= 1
     assert MINERegulariser.generator_input(torch.zeros(5, 4), c).shape == (5, 7)
+    cat = MINERegulariser(2, 4, code="categorical", hidden=8).sample_code(4000, generator=torch.Generator().manual_seed(0))
+    assert cat.shape == (4000, 4) and torch.equal(cat.sum(1), torch.ones(4000)) and set(cat.unique().tolist()) == {0, 1}
+    # uniform over the 4 classes: each count ~ Binomial(4000, 1/4), sd 27; 6 sd = 164
+    assert (cat.sum(0) - 1000).abs().max() < 164
+    with pytest.raises(ValueError, match="categorical code needs code_dim ≥ 2"):
+        MINERegulariser(2, 1, code="categorical")
     with pytest.raises(ValueError, match="same batch size"):
         reg.estimate(torch.zeros(4, 2), c)
 

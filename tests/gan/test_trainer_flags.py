@@ -128,11 +128,12 @@ def test_pack_feeds_m_samples_to_the_critic(tmp_path):
         TrainConfig(pack=3, batch_size=32).validate()
 
 
-@pytest.mark.parametrize("critic", ["separable", "concat"])
-def test_mine_regulariser_widens_the_generator_input_and_trains_its_statistics_network(tmp_path, critic):
+@pytest.mark.parametrize("critic,code", [("separable", "normal"), ("concat", "categorical")])
+def test_mine_regulariser_widens_the_generator_input_and_trains_its_statistics_network(tmp_path, critic, code):
     from divkit.mi.critics import make_critic
-    tr = _trainer(tmp_path, mine_beta=0.5, mine_code_dim=3, mine_critic=critic)
+    tr = _trainer(tmp_path, mine_beta=0.5, mine_code_dim=3, mine_critic=critic, mine_code=code)
     assert tr.G.net[0].in_features == 4 + 3
+    assert tr.mine.code == code
     assert type(tr.mine.critic) is type(make_critic(critic, 2, 3))
     w0 = [p.detach().clone() for p in tr.mine.critic.parameters()]
     tr.fit()
@@ -141,6 +142,8 @@ def test_mine_regulariser_widens_the_generator_input_and_trains_its_statistics_n
     assert "mine" in checkpoint.load(tmp_path / "run" / "checkpoint.pt")
     with pytest.raises(ValueError, match="mine_critic must be separable or concat"):
         TrainConfig(mine_beta=1.0, mine_critic="joint-ish").validate()
+    with pytest.raises(ValueError, match="mine_code must be normal, uniform or categorical"):
+        TrainConfig(mine_beta=1.0, mine_code="bernoulli").validate()
 
 
 def test_ema_generator_is_the_exponential_average_and_is_used_for_samples(tmp_path):
