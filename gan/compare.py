@@ -48,6 +48,7 @@ STUDIES: dict[str, list[tuple[str, dict]]] = {
         ("unrolled5-sgd", {**_GAN_NS, "unrolled_steps": 5, "unrolled_lr": 1e-2, "unrolled_optimizer": "sgd"}),
         ("pacgan2", {**_GAN_NS, "pack": 2}),
         ("mine", {**_GAN_NS, "mine_beta": 1.0}),
+        ("mine-categorical", {**_GAN_NS, "mine_beta": 1.0, "mine_code": "categorical", "mine_code_dim": 10}),
         ("sn", {**_GAN_NS, "spectral_norm": True}),
     ],
     # the MINE regulariser (Belghazi et al. 2018 §6.1) against its baseline, cheap enough for longer budgets
