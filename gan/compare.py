@@ -9,7 +9,8 @@ A *variant* is a name and a dict of `TrainConfig` overrides. Two ways to build t
   norm), the protocol of the VEEGAN and PacGAN tables on ring8/grid25.
 
 Each run trains in `out/<variant>-s<seed>`. A run whose folder already holds a summary.json and a config.json
-equal to the config it would train is not trained again (its summary is read), so an interrupted comparison
+equal to the config it would train (every field present: a run saved before a field existed is retrained) is not
+trained again (its summary is read), so an interrupted comparison
 resumes where it stopped and a study shares the runs it has in common with a divergence comparison in the same
 folder. Writes results.json (one record per run), table.md (mean ± s.e. over seeds of modes, HQ %, reverse KL;
 s.e. = sample standard deviation / √seeds, ddof = 1; "—" with one seed) and samples.png (final samples, one row
@@ -95,9 +96,13 @@ _NOT_AFFECTING_RESULTS = ("progress", "log_every", "sample_every", "checkpoint_e
 def _cached_summary(cfg: TrainConfig) -> dict | None:
     run = Path(cfg.out)
     try:
-        old = TrainConfig.from_dict(json.loads((run / "config.json").read_text())).validate()
+        raw = json.loads((run / "config.json").read_text())
+        old = TrainConfig.from_dict(raw).validate()
         summary = json.loads((run / "summary.json").read_text())
     except (OSError, ValueError, TypeError):
+        return None
+    # a run written before a field existed is not reused: its behaviour under that field's default is unknown
+    if {f.name for f in dataclasses.fields(TrainConfig)} - set(raw) - set(_NOT_AFFECTING_RESULTS):
         return None
     new = dataclasses.replace(cfg).validate()
     a, b = old.to_dict(), new.to_dict()

@@ -29,6 +29,12 @@ def test_compare_trains_each_divergence_loss_seed_and_reuses_finished_runs(tmp_p
     # a different budget is a different run
     with pytest.raises(pytest.fail.Exception, match="retrained"):
         cmp.compare(TrainConfig(**{**BASE, "steps": 4}), "kl", seeds=1, out=tmp_path)
+    # a run saved before a config field existed is retrained, even if the field's default would match
+    cfg_file = tmp_path / "kl-saturating-s0" / "config.json"
+    saved = json.loads(cfg_file.read_text())
+    cfg_file.write_text(json.dumps({k: v for k, v in saved.items() if k != "unrolled_optimizer"}))
+    with pytest.raises(pytest.fail.Exception, match="retrained .*kl-saturating-s0"):
+        cmp.compare(base, "kl", seeds=1, generator_losses=["saturating"], out=tmp_path)
 
 
 def test_table_mean_and_standard_error_over_seeds():
