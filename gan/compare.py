@@ -14,7 +14,8 @@ trained again (its summary is read), so an interrupted comparison
 resumes where it stopped and a study shares the runs it has in common with a divergence comparison in the same
 folder. Writes results.json (one record per run), table.md (mean ± s.e. over seeds of modes, HQ %, reverse KL;
 s.e. = sample standard deviation / √seeds, ddof = 1; "—" with one seed) and samples.png (final samples, one row
-per variant, one column per seed).
+per variant, one column per seed, all panels in one frame: the data's bounding box plus half its size on each
+side; samples beyond it are cut).
 """
 from __future__ import annotations
 
@@ -211,12 +212,18 @@ def write_figure(records, path, base: TrainConfig) -> None:
     fig = Figure(figsize=(2 * seeds, 2 * len(keys)))
     ds = data_mod.get(base.data, base.data_path, base.image_size)
     real = ds.sample(500).numpy() if len(ds.shape) == 1 else None
+    if real is not None:  # one frame for every panel: the data's box plus half its size on each side
+        lo, hi = real.min(0), real.max(0)
+        lo, hi = lo - 0.5 * (hi - lo), hi + 0.5 * (hi - lo)
     for r in records:
         key = r.get("variant", f"{r['divergence']}-{r['generator_loss']}")
         ax = fig.add_subplot(len(keys), seeds, keys.index(key) * seeds + r["seed"] + 1)
         p = Path(r["run"]) / "samples.npy"
         if real is not None and p.exists():
             save_scatter(None, np.load(p), real, title=f"{key} s{r['seed']}", ax=ax)
+            ax.set_xlim(lo[0], hi[0])
+            ax.set_ylim(lo[1], hi[1])
+            ax.title.set_fontsize(min(8.0, 2 * 72 * 0.9 / (0.6 * max(len(ax.get_title()), 1))))  # fits the panel
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
