@@ -7,10 +7,13 @@ they are not comparable with published Inception-FID numbers.
 
 `inception_extractor(path)` loads a local TorchScript Inception file (e.g. the one StyleGAN2-ADA/clean-fid
 distribute as `inception-2015-12-05.pt`, called as `model(x, return_features=True)` on uint8-range images at
-299×299) → 2048-d pool features. This loading code is real but untested here (no weights on this machine).
+299×299) → 2048-d pool features. Tested with a stand-in TorchScript module of the same calling convention, not
+with the real weights (none on this machine). The file is TorchScript, so it is loaded with `torch.jit.load`
+(deprecated in recent torch for new code; its DeprecationWarning is silenced here since no other format exists).
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -75,7 +78,9 @@ def inception_extractor(path, device="cpu"):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Inception weights not found: {path}")
-    model = torch.jit.load(str(path), map_location=device).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model = torch.jit.load(str(path), map_location=device).eval()
 
     @torch.no_grad()
     def extract(x):

@@ -96,3 +96,31 @@ def test_small_classifier_learns_and_gives_features():
     assert acc > 0.95
     f = classifier_extractor(model)(x[:10])
     assert f.shape == (10, 128) and torch.isfinite(f).all()
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_inception_extractor_loads_a_torchscript_file_with_the_clean_fid_calling_convention(tmp_path):
+    """No Inception weights here: a stand-in TorchScript module with the same call, model(x, return_features=True),
+    records what the loader feeds it (3 channels, 299×299, uint8 range) and returns 2048-d features."""
+    import torch
+    from torch import nn
+
+    from gan.features import inception_extractor
+
+    class StandIn(nn.Module):
+        def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
+            assert return_features
+            stats = torch.stack([x.amin(dim=(1, 2, 3)), x.amax(dim=(1, 2, 3)),
+                                 torch.full_like(x[:, 0, 0, 0], float(x.shape[1] * 1000 + x.shape[2]))], 1)
+            return torch.cat([stats, torch.zeros(x.shape[0], 2045)], 1)
+
+    path = tmp_path / "inception-2015-12-05.pt"
+    torch.jit.script(StandIn()).save(str(path))
+    extract = inception_extractor(path)
+    imgs = torch.tensor([-1.0, 1.0]).repeat(4, 1, 14, 14).reshape(4, 1, 28, 14)  # grey, values −1 and 1
+    feats = extract(imgs)
+    assert feats.shape == (4, 2048)
+    assert torch.allclose(feats[:, 0], torch.zeros(4)) and torch.allclose(feats[:, 1], torch.full((4,), 255.0))
+    assert (feats[:, 2] == 3 * 1000 + 299).all()  # 1 channel repeated to 3, resized to 299×299
+    with pytest.raises(FileNotFoundError, match="Inception weights not found"):
+        inception_extractor(tmp_path / "missing.pt")
