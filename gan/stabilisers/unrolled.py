@@ -82,7 +82,9 @@ def unrolled_critic_params(critic: nn.Module, critic_objective: Callable, x_real
         raise ValueError(f"lr must be > 0; got {lr}")
     if params is None:
         params = {n: p.detach().requires_grad_(True) for n, p in critic.named_parameters()}
-    adam = _adam_state(critic, optimizer) if optimizer is not None else None
+    adam = optimizer is not None
+    if adam:
+        state, (b1, b2), eps = _adam_state(critic, optimizer)
     buffers = {n: b.detach().clone() for n, b in critic.named_buffers()}
     x_real = x_real.detach()
     with frozen_power_iteration(critic):
@@ -96,10 +98,9 @@ def unrolled_critic_params(critic: nn.Module, critic_objective: Callable, x_real
             for n, g in zip(names, grads):
                 if g is None:
                     continue
-                if adam is None:
+                if not adam:
                     params[n] = params[n] + lr * g
                     continue
-                state, (b1, b2), eps = adam
                 m, v, t0 = state[n]
                 g = -g  # the gradient of the critic's loss, the quantity Adam's moments average
                 m, v, t = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g, t0 + j + 1
