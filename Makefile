@@ -10,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench docs-table install clean
+.PHONY: demo test test-slow bench docs-table docs lint typecheck wheel-check gpu-check install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+DOCS_STAMP := $(VENV)/.installed-docs
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
+	touch $(DOCS_STAMP)
 
 install: $(STAMP)
 
@@ -33,8 +39,30 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
+# The API reference (pdoc) into build/api/ (git-ignored); fails on a pdoc warning or a broken reference in a
+# docstring. Open build/api/index.html.
+docs: $(DOCS_STAMP)
+	$(BIN)/python tools/build_docs.py --out build/api
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# Build the wheel and use it from a clean venv outside the source tree (console scripts included).
+wheel-check: $(STAMP)
+	TORCH='$(TORCH)' .ci/wheel-check $(BIN)/python
+
+# The GPU suite: CUDA tests, then the GPU benchmark rows, one table + JSON (gpu-check.json). No install and no
+# network: .venv's python if there is one, else the machine's python3 with PYTHONPATH=. (its torch).
+# DRY=1 checks that every step resolves (what CI runs); the CUDA parts skip with a reason.
+GPU_PYTHON = $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+gpu-check:
+	PYTHONPATH=. $(GPU_PYTHON) bench/gpu_check.py $(if $(DRY),--dry) --json $(or $(JSON),gpu-check.json)
+
 docs-table: $(STAMP)
 	$(BIN)/python -m divkit.symbolic --table > docs/divergences.md
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis
+	rm -rf $(VENV) out build .pytest_cache .hypothesis .ruff_cache .mypy_cache

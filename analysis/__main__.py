@@ -6,9 +6,10 @@ import sys
 
 
 def main(argv=None):
-    from . import figures
+    from . import __version__, figures
 
     ap = argparse.ArgumentParser(prog="python -m analysis")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("figures", help="write the figures (PDF/PNG + NPZ data)")
     f.add_argument("--out", required=True)

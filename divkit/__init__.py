@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 
+from ._version import __version__ as __version__
 from .catalog import alpha, get, names, register
 from .fdiv import FDivergence, Interval
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib
 
+from divkit._version import __version__ as __version__  # one version for the one distribution that ships gan
+
 __all__ = ["losses", "data", "models", "config", "trainer", "checkpoint", "metrics", "features", "compare",
            "TrainConfig", "Trainer", "train", "demo_ring8"]
 

@@ -30,6 +30,7 @@ import time
 import numpy as np
 import torch
 
+from .._version import __version__
 from .critics import make_critic
 from .estimate import fit
 from .estimators import ESTIMATORS, make_estimator
@@ -146,6 +147,7 @@ def plot_staircase(results, steps_per_stage, path_stem):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m divkit.mi.benchmark", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     ap.add_argument("--quick", action="store_true", help="200-step stages, 100-step windows (smoke run)")
     ap.add_argument("--out", default="runs/mi_benchmark", help="output folder (default runs/mi_benchmark)")
     ap.add_argument("--estimators", default=",".join(ESTIMATORS), help=f"comma list from {','.join(ESTIMATORS)}")
