@@ -56,7 +56,8 @@ wheel-check: $(STAMP)
 
 # The GPU suite: CUDA tests, then the GPU benchmark rows, one table + JSON (gpu-check.json). No install and no
 # network: .venv's python if there is one, else the machine's python3 with PYTHONPATH=. (its torch).
-# DRY=1 checks that every step resolves (what CI runs); the CUDA parts skip with a reason.
+# DRY=1 checks that every step resolves (what CI runs); the CUDA parts skip with a reason. GPU_PYTHON=python3
+# picks the machine's Python when .venv holds a CPU-only torch.
 GPU_PYTHON = $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
 gpu-check:
 	PYTHONPATH=. $(GPU_PYTHON) bench/gpu_check.py $(if $(DRY),--dry) --json $(or $(JSON),gpu-check.json)

@@ -391,9 +391,12 @@ def main(argv=None) -> int:
     import torch
 
     if not a.dry and not torch.cuda.is_available():
-        print("error: torch sees no CUDA device; run with --dry (make gpu-check DRY=1) to check that every step "
-              "resolves without one", file=sys.stderr)
+        print(f"error: torch {torch.__version__} ({sys.executable}) sees no CUDA device. If this Python's torch is "
+              f"a CPU build (a .venv made by `make test`), use the machine's: make gpu-check GPU_PYTHON=python3. "
+              f"Without a GPU, --dry (make gpu-check DRY=1) checks that every step resolves.", file=sys.stderr)
         return 2
+    if a.dry:  # toy sizes on a (possibly shared) CPU: one thread, no oversubscription stalls
+        torch.set_num_threads(1)
     ck = Check(a.dry, a.budget)
     env = environment(ck)
     print(f"gpu-check {'(dry: no GPU needed) ' if a.dry else ''}" + ", ".join(f"{k} {v}" for k, v in env.items()))
