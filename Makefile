@@ -60,7 +60,7 @@ wheel-check: $(STAMP)
 # picks the machine's Python when .venv holds a CPU-only torch.
 GPU_PYTHON = $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
 gpu-check:
-	PYTHONPATH=. $(GPU_PYTHON) bench/gpu_check.py $(if $(DRY),--dry) --json $(or $(JSON),gpu-check.json)
+	PYTHONPATH=. $(GPU_PYTHON) bench/gpu_check.py$(if $(DRY), --dry) --json $(or $(JSON),gpu-check.json)
 
 docs-table: $(STAMP)
 	$(BIN)/python -m divkit.symbolic --table > docs/divergences.md

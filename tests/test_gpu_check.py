@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import shutil
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -89,3 +91,19 @@ def test_dry_mode_runs_the_cheap_steps_and_writes_strict_json(gc, tmp_path):
     sweep = [r for (step, _), r in rows.items() if step == "sweep"]
     assert len(sweep) == 1 and sweep[0]["status"] in ("dry-ok", "skipped") and sweep[0]["note"]
     assert math.isfinite(doc["environment"]["elapsed_s"])
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize("venv_exists", [False, True])
+def test_make_target_uses_the_machines_python3_without_a_venv(venv_exists, tmp_path):
+    """`make gpu-check` installs nothing: .venv's python if there is one, else python3, with PYTHONPATH=."""
+    venv = tmp_path / "venv"
+    if venv_exists:
+        (venv / "bin").mkdir(parents=True)
+        (venv / "bin" / "python").write_text("")
+    cmd = ["make", "-s", "-n", "-C", str(ROOT), "gpu-check", f"VENV={venv}"]
+    real = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+    dry = subprocess.run([*cmd, "DRY=1"], capture_output=True, text=True, check=True).stdout.strip()
+    python = f"{venv}/bin/python" if venv_exists else "python3"
+    assert real == f"PYTHONPATH=. {python} bench/gpu_check.py --json gpu-check.json"
+    assert dry == f"PYTHONPATH=. {python} bench/gpu_check.py --dry --json gpu-check.json"
