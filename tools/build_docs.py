@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import pkgutil
 import re
 import sys
@@ -153,6 +154,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="build/api", help="output folder (default build/api, git-ignored)")
     ap.add_argument("--check-only", action="store_true", help="render in memory, write nothing")
     a = ap.parse_args(argv)
+    if importlib.util.find_spec("pdoc") is None:
+        print("error: pdoc is not installed; `make docs` installs it (the docs extra: pip install -e '.[docs]')",
+              file=sys.stderr)
+        return 2
     modules = public_modules()
     problems = build(None if a.check_only else Path(a.out), modules)
     for p in problems:
