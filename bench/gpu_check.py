@@ -330,9 +330,12 @@ def step_sweep(ck: Check) -> None:
         ck.add("sweep", "batched sweep", "skipped",
                note="gan.sweep / bench/bench_sweep.py not in this tree (the batched engine is not merged)")
         return
+    import torch
+
     from gan.trainer import Trainer
 
     bs = bench_module("bench_sweep")
+    threads = torch.get_num_threads()  # time_batched sets the thread count; the later steps get it back
     with tempfile.TemporaryDirectory() as tmp:
         cfgs = resolve(bs, "configs", tmp, device=ck.device)(tmp, device=ck.device)
         if ck.dry:
@@ -342,6 +345,7 @@ def step_sweep(ck: Check) -> None:
         dt, _ = time_batched(cfgs, steps, 1, warm=warm, sync=ck.sync)
         solo = Trainer(dataclasses.replace(cfgs[0], out=os.path.join(tmp, "solo")))
         solo_rate = timed_rate(ck, solo.train_step, warm, steps)
+    torch.set_num_threads(threads)
     name = f"{len(cfgs)} ring8 runs batched"
     if ck.dry:
         ck.add("sweep", name, "dry-ok", note="batched engine and solo trainer ran on the CPU")
