@@ -65,11 +65,11 @@ def iterates_vs_time(width=DEFAULT_WIDTH):
     for i, ax in enumerate(axes):
         ax.plot(tr.t, tr.x[:, i], label="x (max player)"); ax.plot(tr.t, tr.y[:, i], "--", label="y (min player)")
         grow = np.sqrt(1 + lrs[i] ** 2) ** tr.t
-        ax.plot(tr.t, grow, "k:", lw=0.8, label="±(1 + η²)^(t/2)")
+        ax.plot(tr.t, grow, "k:", lw=0.8, label="envelope ±(√(1 + η²))ᵗ")
         ax.plot(tr.t, -grow, "k:", lw=0.8)
         ax.set_title(f"simultaneous GDA, η = {lrs[i]:g}"); ax.set_xlabel("iteration t")
         ax.set_ylabel("parameter value")
-        ax.legend(loc="upper left", ncol=1)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3 if width >= 5 else 1)
     return fig, {"t": tr.t, "lr": lrs, "x": tr.x, "y": tr.y}
 
 
@@ -87,7 +87,7 @@ def spiral(width=DEFAULT_WIDTH, lr=0.1, steps=300):
     if two:
         b = axes[1]
         b.semilogy(tr.t, r, lw=2.0, label="|wₜ|, simulated")
-        b.semilogy(tr.t, np.sqrt(1 + lr ** 2) ** tr.t, "k--", label="(1 + η²)^(t/2)")
+        b.semilogy(tr.t, np.sqrt(1 + lr ** 2) ** tr.t, "k--", label="(√(1 + η²))ᵗ")
         b.set_xlabel("iteration t"); b.set_ylabel("distance |w| to the equilibrium"); b.legend(loc="upper left")
         b.set_title("|w| grows by √(1 + η²) every step")
         from matplotlib.ticker import NullFormatter

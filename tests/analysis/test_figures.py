@@ -5,7 +5,7 @@ Generic checks (`_check_figure`), applied to every figure:
 - PDF MediaBox width = the requested print width (±0.5 pt) and every font size in the PDF's text operators
   (`Tf`) >= style.MIN_PT (7 pt);
 - every visible text inside the figure and no two texts overlapping (titles, labels, tick labels, legends);
-- no code in the words: outside $...$ mathtext no `_ { }` or quotes (dict reprs, identifiers, raw TeX);
+- no code in the words: outside $...$ mathtext no `_ { } ^` or quotes (dict reprs, identifiers, raw TeX);
 - every legend entry visible: hiding the artist changes the rendered pixels;
 - every data line (and quiver arrow) inside its axes' limits.
 """
@@ -101,7 +101,7 @@ def _check_figure(fig, width, tmp_path, name, visibility=True):
             f"{name}: text {t.get_text()!r} outside the figure"
         words = re.sub(r"\$[^$]*\$", "", t.get_text())
         # (brackets stay allowed: intervals such as (−∞, ½])
-        assert not re.search(r"[_{}'\"]", words), f"{name}: code in text {t.get_text()!r}"
+        assert not re.search(r"[_{}'\"^]", words), f"{name}: code in text {t.get_text()!r}"
         boxes.append((t, bb))
     for i, (t1, b1) in enumerate(boxes):
         for t2, b2 in boxes[i + 1:]:
