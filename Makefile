@@ -28,7 +28,7 @@ $(DOCS_STAMP): $(STAMP)
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m divkit.demo --out out
+	$(BIN)/python -m analysis.demo --out out
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

@@ -42,6 +42,10 @@ class Game:
         """The equilibrium (x*, y*) the spectral analysis linearises at (the origin for every game here)."""
         return 0.0, 0.0
 
+    def nonsmooth_reason(self):
+        """Why the field has no Jacobian at equilibrium() (a sentence), or None where it is differentiable."""
+        return None
+
     def jacobian(self, x, y):
         """(d g_x/dx, d g_x/dy, d g_y/dx, d g_y/dy) elementwise, by autograd (float64 for numpy input)."""
         torch_in = is_torch(x, y)
@@ -206,7 +210,10 @@ class DiracGAN(Game):
     - "saturating"/"nonsaturating": Mescheder's f(t) = -log(1 + e^-t): a(t) = f(-t), b(t) = f(t), c(t) = -f(-t).
       Fields g_x = theta f'(psi theta), g_y = psi f'(psi theta) (saturating) or psi f'(-psi theta)
       (non-saturating); f'(0) = 1/2, f''(0) = -1/4.
-    - "wgan": a(t) = -t, b(t) = t: the bilinear game psi*theta; psi clipped to [-clip, clip] after each step.
+    - "wgan": a(t) = -t, b(t) = t: the bilinear game psi*theta; psi clipped to [-clip, clip] after each step
+      (weight clipping, WGAN of Arjovsky et al. 2017: clip=None means 1.0). With regulariser="gradient_penalty"
+      (WGAN-GP, Gulrajani et al. 2017) nothing is clipped: the penalty replaces the clipping, clip must be None
+      or inf (GAN_stability's `WGAN_GP` field with target 1).
     - an FDivergence d (f-GAN, Nowozin et al. 2016): a = d.p_term, b = -d.q_term, c = -d.p_term
       (data = P, generator = Q; the critic maximises E_P[p_term] - E_Q[q_term]); `generator="nonsaturating"`
       makes the generator minimise -p_term(psi*theta) (the f-GAN paper's non-saturating trick).
@@ -219,7 +226,7 @@ class DiracGAN(Game):
 
     name = "dirac_gan"
 
-    def __init__(self, loss="saturating", regulariser=None, gamma=1.0, sigma=1.0, clip=1.0, quad_points=40,
+    def __init__(self, loss="saturating", regulariser=None, gamma=1.0, sigma=1.0, clip=None, quad_points=40,
                  generator="saturating"):
         from divkit.fdiv import FDivergence
 
@@ -241,6 +248,16 @@ class DiracGAN(Game):
         self.loss, self.regulariser = loss, regulariser
         # FDivergence losses: generator minimises -q_term (saturating) or -p_term (f-GAN non-saturating trick)
         self.nonsaturating = loss == "nonsaturating" or (not isinstance(loss, str) and generator == "nonsaturating")
+        for arg, v in (("gamma", gamma), ("sigma", sigma)):
+            if not (isinstance(v, (int, float, np.integer, np.floating)) and np.isfinite(v) and v >= 0):
+                raise ValueError(f"DiracGAN: {arg} must be a finite number >= 0, got {v!r}")
+        if clip is None:
+            clip = np.inf if regulariser == "gradient_penalty" else 1.0
+        elif not (isinstance(clip, (int, float, np.integer, np.floating)) and clip > 0):
+            raise ValueError(f"DiracGAN: clip must be None or a number > 0 (inf: no clipping), got {clip!r}")
+        elif regulariser == "gradient_penalty" and np.isfinite(clip):
+            raise ValueError(f"DiracGAN: clip={clip!r} with regulariser='gradient_penalty': WGAN-GP replaces weight "
+                             "clipping by the penalty and must not clip (leave clip=None)")
         self.gamma, self.sigma, self.clip = float(gamma), float(sigma), float(clip)
         nodes, weights = np.polynomial.hermite_e.hermegauss(quad_points)
         self._nodes, self._weights = nodes, weights / np.sqrt(2 * np.pi)
@@ -308,6 +325,14 @@ class DiracGAN(Game):
         # w <- w - lr (xi + gamma J^T xi): ascent dir of x is g_x - gamma*cx, descent dir of y is g_y + gamma*cy
         return back(gx - self.gamma * cx, torch_in), back(gy + self.gamma * cy, torch_in)
 
+    def nonsmooth_reason(self):
+        if self.regulariser != "gradient_penalty":
+            return None
+        return ("the gradient penalty (gamma/2)(|psi| - 1)^2 pulls psi with -gamma (|psi| - 1) sign(psi), which jumps "
+                "by 2 gamma across psi = 0: the field is discontinuous at the equilibrium (0, 0), so it has no "
+                "Jacobian there and no eigenvalues or spectral radius (neither symbolic nor numeric: finite "
+                "differences across the jump grow like gamma/h); iterate the game with analysis.simulate instead")
+
     def project(self, x, y):
         if self.loss == "wgan" and np.isfinite(self.clip):
             x = x.clamp(-self.clip, self.clip) if isinstance(x, torch.Tensor) else np.clip(x, -self.clip, self.clip)
@@ -349,8 +374,7 @@ class DiracGAN(Game):
         if self.regulariser in ("r1", "r2"):
             gx = gx - gam * psi
         elif self.regulariser == "gradient_penalty":
-            raise NotImplementedError("gradient_penalty (|psi| - 1)^2 is not differentiable at psi = 0; its "
-                                      "equilibrium is not (0, 0): use the numeric spectral_radius")
+            raise ValueError(f"{self.name}: {self.nonsmooth_reason()}")
         J = sp.Matrix([[sp.diff(gx, psi), sp.diff(gx, theta)], [sp.diff(gy, psi), sp.diff(gy, theta)]])
         if self.regulariser == "consensus":
             # field (g_x - gam*cx, g_y + gam*cy) with (cx, cy) = grad |xi|^2/2 ; at the equilibrium xi = 0 so its

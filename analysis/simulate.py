@@ -64,6 +64,7 @@ def simulate(game, method, lr, steps, x0, y0, record=1, fast=None, **options) ->
         raise ValueError(f"simulate: record must be a positive int, got {record!r}")
     if fast not in (None, True, False):
         raise ValueError(f"simulate: fast must be None (auto), True or False, got {fast!r}")
+    _check_lr(lr)
     rule = optim.get(method, **options)
     use_torch = any(isinstance(v, torch.Tensor) for v in (x0, y0, lr))
     if use_torch:
@@ -114,6 +115,21 @@ def simulate(game, method, lr, steps, x0, y0, record=1, fast=None, **options) ->
                 X[k], Y[k] = x, y
                 k += 1
     return Trajectory(X, Y, np.asarray(ts), lr, rule.name, opts)
+
+
+def _check_lr(lr):
+    """ValueError unless every learning rate is a finite number > 0 (a scalar, array or tensor of them)."""
+    if isinstance(lr, torch.Tensor):
+        bad = lr.detach()
+        ok = bool(torch.isfinite(bad).all() and (bad > 0).all()) if bad.numel() else False
+    else:
+        try:
+            arr = np.asarray(lr, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"simulate: lr must be a number or an array of numbers, got {type(lr).__name__}") from None
+        ok = arr.size > 0 and bool(np.all(np.isfinite(arr)) and np.all(arr > 0))
+    if not ok:
+        raise ValueError(f"simulate: lr must be finite and > 0 (every entry of an lr array), got {lr!r}")
 
 
 def _linear_unavailable(game, rule, arrays, use_torch):

@@ -53,8 +53,14 @@ def step_matrix(game, method, lr, h=1e-5, **options):
     """The numeric per-step linear map M at game.equilibrium(), on the stacked vector (x, y, *state).
 
     Returns a (D, D) float64 array; D = 2 for memoryless rules on scalar games (optimistic and momentum carry
-    two more state variables).
+    two more state variables). M is the central difference; the forward and backward one-sided differences
+    are computed too and must agree (to 1e-3 (1 + |M|), where a smooth map's differ by O(h |M''|) ~ 1e-5):
+    a step map with a kink or a jump at the equilibrium has no linearisation, and ValueError says so (and why,
+    when the game knows: games.Game.nonsmooth_reason) instead of returning a finite-difference artefact.
     """
+    reason = game.nonsmooth_reason() if hasattr(game, "nonsmooth_reason") else None
+    if reason:
+        raise ValueError(f"step_matrix: {game.name}: {reason}")
     rule = optim.get(method, **options)
     x0, y0 = game.equilibrium()
     if getattr(game, "vector", False):
@@ -67,9 +73,16 @@ def step_matrix(game, method, lr, h=1e-5, **options):
     shapes = [np.shape(c) for c in comps]
     z0 = np.concatenate([c.reshape(-1) for c in comps])
     D = z0.size
-    Z = np.concatenate([z0 + h * np.eye(D), z0 - h * np.eye(D)])  # (2D, D)
+    Z = np.concatenate([z0 + h * np.eye(D), z0 - h * np.eye(D), z0[None]])  # (2D + 1, D)
     out = _step_flat(rule, game, Z, shapes, lr)
-    return ((out[:D] - out[D:]) / (2 * h)).T
+    fwd, bwd = (out[:D] - out[-1]) / h, (out[-1] - out[D:2 * D]) / h
+    gap = np.abs(fwd - bwd)
+    if not np.all(gap <= 1e-3 * (1 + np.abs(fwd) + np.abs(bwd))):
+        j = int(np.argmax(gap.max(1)))
+        raise ValueError(f"step_matrix: the step map of {rule.name!r} on {game.name} is not differentiable at the "
+                         f"equilibrium: along state component {j} the one-sided derivatives differ "
+                         f"(forward {fwd[j].tolist()}, backward {bwd[j].tolist()}), so it has no spectral radius")
+    return ((out[:D] - out[D:2 * D]) / (2 * h)).T
 
 
 def linear_maps(game, rule, lr):

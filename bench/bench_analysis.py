@@ -16,7 +16,11 @@ Most rows record every 10th iterate (101 records: 162 MB in float64) -- the base
 (default 1: on a shared 2-core machine a second thread only adds hand-off cost); numpy's BLAS follows
 OMP_NUM_THREADS. CUDA rows appear when torch sees a GPU.
 
-Usage: python bench/bench_analysis.py [--threads N] [--no-full]
+Usage: python bench/bench_analysis.py [--threads N] [--no-full] [--fits]
+
+--fits only: one D(P || Q) evaluation of fit_gaussian's objective (TV, P = 1/2 N(-3,1) + 1/2 N(3,1),
+Q = N(0.3, 3.2^2)) by the piecewise Gauss-Legendre integral against the previous 20001-point trapezoid grid,
+timed in this process, with each one's error against the exact CDF value.
 """
 import argparse
 import time
@@ -60,11 +64,44 @@ def timed(fn, repeats=REPEATS, sync=lambda: None):
     return best
 
 
+def bench_fits():
+    """Time and error of one TV objective evaluation: piecewise (now) vs a 20001-point trapezoid (before)."""
+    from scipy import optimize, stats
+
+    import divkit
+    from analysis import fits
+
+    d, means, stds, m, s = divkit.get("tv"), np.array([-3.0, 3.0]), np.array([1.0, 1.0]), 0.3, 3.2
+    P, Q = [stats.norm(mk, 1.0) for mk in means], stats.norm(m, s)
+    diff = lambda x: sum(c.pdf(x) for c in P) / 2 - Q.pdf(x)
+    g = np.linspace(-60, 60, 400001)
+    v = diff(g)
+    roots = [optimize.brentq(diff, g[i], g[i + 1], xtol=1e-15) for i in np.flatnonzero(v[:-1] * v[1:] < 0)]
+    edges = [-np.inf, *roots, np.inf]
+    mass = lambda a, b: sum(c.cdf(b) - c.cdf(a) for c in P) / 2 - (Q.cdf(b) - Q.cdf(a))
+    exact = 0.5 * sum(abs(mass(a, b)) for a, b in zip(edges[:-1], edges[1:]))
+    lo, hi = float(np.min(means - 12 * stds)) - 1, float(np.max(means + 12 * stds)) + 1
+    lo, hi = min(lo, m - 12 * s - 1), max(hi, m + 12 * s + 1)
+    x = np.linspace(means.min() - 17, means.max() + 17, 20001)  # the old grid (+-12 std + 5)
+    p = fits.mixture_pdf(x, means, stds)
+    trap = lambda: np.trapezoid(d.integrand(p, fits.normal_pdf(x, m, s)), x)
+    piece = lambda: fits.piecewise_integral(d, means, stds, None, m, s, lo, hi)
+    t_trap, t_piece = timed(trap, repeats=20), timed(piece, repeats=20)
+    print(f"TV objective, one evaluation (exact {exact:.15f}); best of 20 after a warm-up")
+    print(f"{'method':40s} {'seconds':>9s} {'ratio':>7s} {'abs. error':>11s}")
+    for name, t, val in (("trapezoid, 20001 points (before)", t_trap, trap()),
+                         ("piecewise Gauss-Legendre (now)", t_piece, piece())):
+        print(f"{name:40s} {t:9.5f} {t / t_trap:6.2f}x {abs(val - exact):11.1e}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1, help="torch CPU intra-op threads (default 1)")
     ap.add_argument("--no-full", action="store_true", help="skip the 1.6 GB full-trajectory rows")
+    ap.add_argument("--fits", action="store_true", help="only the fit_gaussian objective timing")
     a = ap.parse_args(argv)
+    if a.fits:
+        return bench_fits()
     torch.set_num_threads(a.threads)
     rng = np.random.default_rng(0)
     x0, y0 = rng.normal(size=N), rng.normal(size=N)

@@ -4,7 +4,11 @@
 t ↦ u·t − f(u) is a line of slope u and intercept −f(u), and f*(t) = sup_{u ≥ 0} (u·t − f(u)) is their upper
 envelope (Rockafellar, Convex Analysis §12; Boyd & Vandenberghe §3.3). For total variation, f(u) = ½|u − 1|,
 the lines through (0, −½) [u = 0] and the line t [u = 1] give f*(t) = max(t, −½), and lines of slope u > 1
-rise without bound past t = ½: dom f* = (−∞, ½].
+rise without bound past t = ½: dom f* = (−∞, ½]. (f-GAN's table, Nowozin et al. 2016, writes f*(t) = t on
+|t| ≤ ½: the same function on the range (−½, ½) of TV's output activation ½ tanh v, which is all the critic
+can output; below −½ the sup over u ≥ 0 is −½, not +∞.) Where f* = +∞ the figure shades the t-range and says
+so in the legend. This is the one envelope figure of the project: analysis's `conjugate_envelope` draws it
+into its own axes (`ax=`).
 """
 from __future__ import annotations
 
@@ -80,19 +84,27 @@ def envelope_figure(div_or_f, u_grid=None, t_range=(-1.5, 1.0), ax=None, n_lines
             pick.add(int(hit[0]))
     cmap = _cmap()
     shown = sorted(i for i in pick if np.isfinite(fu[i]))
-    for j, i in enumerate(shown):
-        ax.plot(t, u[i] * t - fu[i], lw=0.9, color=cmap(j / max(1, len(shown) - 1)), alpha=0.8,
-                label=f"u = {u[i]:.3g}" if len(shown) <= 10 else None)
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    norm = Normalize(float(u[shown[0]]), float(u[shown[-1]]))
+    for i in shown:  # coloured by slope u (the colour bar), so the legend keeps only the envelope and f*
+        ax.plot(t, u[i] * t - fu[i], lw=0.9, color=cmap(0.9 * norm(u[i])), alpha=0.85)
+    ax.figure.colorbar(ScalarMappable(norm, _cmap_part(cmap)), ax=ax,
+                       label="slope u of the line", shrink=0.85)
     env = legendre_transform(u, fu, t)
-    ax.plot(t, env, color="black", lw=2.4, label=f"envelope max_u (u·t − f(u)), u ≤ {u[-1]:.3g}")
+    ax.plot(t, env, color="black", lw=2.4, label=f"envelope: max over {u[0]:.3g} ≤ u ≤ {u[-1]:.3g} of u·t − f(u)")
     if d is not None:
         with np.errstate(all="ignore"):
             exact = np.asarray(d.conjugate(t), dtype=np.float64)
         ax.plot(t, np.where(np.isfinite(exact), exact, np.nan), color="tab:red", lw=1.4, ls="--",
-                label=f"exact f*, dom = {d.conjugate_domain}")
-        h = d.conjugate_domain.hi
-        if math.isfinite(h) and lo < h < hi:
-            ax.axvline(h, color="tab:red", lw=0.8, ls=":")
+                label=f"exact f*, finite on dom f* = {d.conjugate_domain}")
+        dom = d.conjugate_domain
+        spans = [(dom.hi, hi)] if math.isfinite(dom.hi) and dom.hi < hi else []
+        spans += [(lo, dom.lo)] if math.isfinite(dom.lo) and dom.lo > lo else []
+        for k, (a, b) in enumerate(spans):
+            ax.axvspan(a, b, color="tab:red", alpha=0.12, lw=0,
+                       label="f* = +∞ (lines of growing slope u → ∞)" if k == 0 else None)
     finite = env[np.isfinite(env)]
     if finite.size:
         span = finite.max() - finite.min()
@@ -101,8 +113,15 @@ def envelope_figure(div_or_f, u_grid=None, t_range=(-1.5, 1.0), ax=None, n_lines
     ax.set_xlabel("t")
     ax.set_ylabel("u·t − f(u)")
     ax.set_title(f"conjugate of {name} as the envelope of lines")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left", framealpha=0.9)
     return fig
+
+
+def _cmap_part(cmap):
+    """The first 90 % of `cmap` (viridis' last tenth is too light to see on white), as a colormap."""
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap(cmap(np.linspace(0, 0.9, 256)))
 
 
 def _cmap():

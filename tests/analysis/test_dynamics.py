@@ -234,3 +234,63 @@ def test_bad_inputs_raise_clear_errors():
         optim.get("momentum", gamma=1)
     with pytest.raises(ValueError, match="2-D"):
         games.Bilinear(np.ones(3))
+
+
+def _gan_stability_wgan_gp(theta, psi, lr, steps, reg=1.0, target=1.0):
+    """GAN_stability's Dirac-GAN WGAN_GP field (diracgan/gans.py: v1 = -psi, v2 = theta - reg (|psi| - target)
+    sign(psi)), iterated by simultaneous gradient steps (theta += lr v1, psi += lr v2), no clipping."""
+    out = [(psi, theta)]
+    for _ in range(steps):
+        v1, v2 = -psi, theta - reg * (abs(psi) - target) * np.sign(psi)
+        theta, psi = theta + lr * v1, psi + lr * v2
+        out.append((psi, theta))
+    return np.array(out)
+
+
+def test_wgan_gp_does_not_clip_and_equals_gan_stability():
+    g = games.DiracGAN("wgan", "gradient_penalty", gamma=1.0)
+    tr = analysis.simulate(g, "simultaneous", lr=0.1, steps=300, x0=0.5, y0=1.5)
+    ref = _gan_stability_wgan_gp(1.5, 0.5, 0.1, 300)
+    np.testing.assert_allclose(tr.x, ref[:, 0], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(tr.y, ref[:, 1], rtol=0, atol=1e-13)
+    assert tr.x.min() < -1.4  # psi goes below -1, where clip = 1 would have pinned it
+    with pytest.raises(ValueError, match="must not clip"):
+        games.DiracGAN("wgan", "gradient_penalty", clip=1.0)
+    assert games.DiracGAN("wgan").clip == 1.0  # plain WGAN keeps its weight clipping
+
+
+def test_gradient_penalty_has_no_linearisation_and_says_so():
+    g = games.DiracGAN("saturating", "gradient_penalty")
+    for call in (lambda: analysis.spectral_radius(g, "simultaneous", 0.1), g.eigenvalues,
+                 lambda: analysis.spectral_radius(g, "simultaneous", sp.Symbol("eta"), symbolic=True)):
+        with pytest.raises(ValueError, match="discontinuous at the equilibrium"):
+            call()
+    with pytest.raises(ValueError) as e:
+        g.eigenvalues()
+    assert "spectral_radius" not in str(e.value).split("no eigenvalues or spectral radius")[1].split(";")[0] \
+        and "simulate" in str(e.value)  # the advice is to iterate, not to call the numeric radius
+
+
+def test_step_matrix_refuses_a_kink_it_was_not_told_about():
+    class Kinked(games.Game):
+        name = "kinked"
+
+        def grads(self, x, y):
+            return y - abs(x) if not hasattr(x, "abs") else y - x.abs(), x
+
+    with pytest.raises(ValueError, match="not differentiable at the equilibrium"):
+        analysis.spectral_radius(Kinked(), "simultaneous", 0.1)
+
+
+@pytest.mark.parametrize("lr", [0.0, -0.1, float("nan"), float("inf"), np.array([0.1, -0.1]),
+                                torch.tensor([0.1, float("nan")])])
+def test_simulate_refuses_a_learning_rate_that_is_not_positive_and_finite(lr):
+    with pytest.raises(ValueError, match="lr must be finite and > 0"):
+        analysis.simulate(G, "simultaneous", lr=lr, steps=3, x0=1.0, y0=1.0)
+
+
+@pytest.mark.parametrize("kw,match", [(dict(gamma=-1.0), "gamma"), (dict(sigma=float("nan")), "sigma"),
+                                      (dict(clip=0.0), "clip")])
+def test_dirac_gan_refuses_bad_strengths(kw, match):
+    with pytest.raises(ValueError, match=match):
+        games.DiracGAN("wgan", **kw)
