@@ -7,10 +7,12 @@ already equals the reported value; for MINE they differ, and the surrogate must 
 no log: with rate 1 it equals mean(diag) − 1). ``est.evaluate(scores, y)`` gives the value without touching
 any state (held-out evaluation).
 
-Names (see `ESTIMATORS`): dv, mine, mine_f (= nwj), nwj, infonce, js, smile, tuba, interpolated.
+Names (see `ESTIMATORS`, built by the `FACTORIES` table): dv, mine, mine_f (= nwj), nwj, infonce, js (the papers'
+JS estimator: NWJ value at S), js_shifted (NWJ value at S + 1), smile, tuba, interpolated.
 """
 from __future__ import annotations
 
+import inspect
 import math
 from typing import NamedTuple
 
@@ -21,7 +23,7 @@ from .. import bounds as B
 from .critics import mlp
 
 __all__ = ["EstimatorOutput", "Estimator", "BoundEstimator", "MINE", "BaselineEstimator", "make_estimator",
-           "ESTIMATORS"]
+           "ESTIMATORS", "FACTORIES"]
 
 
 class EstimatorOutput(NamedTuple):
@@ -136,32 +138,79 @@ class BaselineEstimator(Estimator):
         return self._bound(scores, y)
 
 
-ESTIMATORS = ("dv", "mine", "mine_f", "nwj", "infonce", "js", "smile", "tuba", "interpolated")
+def _bound_factory(name, fn):
+    def factory(y_dim):
+        return BoundEstimator(name, fn)
+    return factory
+
+
+def _mine(y_dim, *, rate=0.01):
+    return MINE(rate, "dv")
+
+
+def _smile(y_dim, *, clip=5.0):
+    clip = B._check_clip(clip)          # a bad τ fails here, not at the first training step
+    return BoundEstimator("smile", lambda s: B.smile(s, clip))
+
+
+def _tuba(y_dim, *, hidden=256, layers=2):
+    return BaselineEstimator("tuba", _need_y_dim(y_dim, "tuba"), hidden=hidden, layers=layers)
+
+
+def _interpolated(y_dim, *, alpha=0.01, hidden=256, layers=2):
+    alpha = B._real(alpha, "alpha")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1]; got {alpha}")
+    return BaselineEstimator("interpolated", _need_y_dim(y_dim, "interpolated"), alpha=alpha, hidden=hidden,
+                             layers=layers)
+
+
+def _need_y_dim(y_dim, name):
+    if y_dim is None:
+        raise ValueError(f"estimator {name!r} needs y_dim for its baseline network")
+    return y_dim
+
+
+#: name -> factory(y_dim, **options); the options a factory takes are its keyword-only parameters
+FACTORIES = {
+    "dv": _bound_factory("dv", B.dv),
+    "mine": _mine,
+    "mine_f": _bound_factory("mine_f", B.nwj),
+    "nwj": _bound_factory("nwj", B.nwj),
+    "infonce": _bound_factory("infonce", B.infonce),
+    "js": _bound_factory("js", B.js),
+    "js_shifted": _bound_factory("js_shifted", B.js_shifted),
+    "smile": _smile,
+    "tuba": _tuba,
+    "interpolated": _interpolated,
+}
+ESTIMATORS = tuple(FACTORIES)
+
+
+def _options(factory):
+    return [p.name for p in inspect.signature(factory).parameters.values() if p.kind is p.KEYWORD_ONLY]
 
 
 def make_estimator(estimator, y_dim: int | None = None, **kwargs) -> Estimator:
-    """An estimator from a name in `ESTIMATORS` or an `Estimator` (returned unchanged).
+    """An estimator from a name in `ESTIMATORS` or an `Estimator` (returned unchanged; then no options).
 
-    kwargs: mine: rate; smile: clip (τ, default 5); interpolated: alpha (default 0.01), hidden, layers;
-    tuba: hidden, layers. tuba and interpolated need y_dim (their baseline network's input).
+    Options per name (anything else is a ValueError naming the accepted ones): mine: rate (0.01);
+    smile: clip (τ, 5); interpolated: alpha (0.01), hidden, layers; tuba: hidden (256), layers (2); the others
+    none. tuba and interpolated need y_dim (their baseline network's input).
     """
     if isinstance(estimator, Estimator):
+        if kwargs:
+            raise ValueError(f"options {sorted(kwargs)} apply to an estimator built by name; got an Estimator "
+                             f"instance ({type(estimator).__name__}): configure it when you construct it")
         return estimator
     if not isinstance(estimator, str):
         raise TypeError(f"estimator must be a name {list(ESTIMATORS)} or an Estimator; got {type(estimator).__name__}")
     key = estimator.lower().replace("-", "_")
-    if key == "mine":
-        return MINE(kwargs.get("rate", 0.01), "dv")
-    if key in ("mine_f", "nwj"):
-        e = BoundEstimator(key, B.nwj)
-        return e
-    if key == "smile":
-        clip = kwargs.get("clip", 5.0)
-        return BoundEstimator("smile", lambda s: B.smile(s, clip))
-    if key in ("dv", "infonce", "js"):
-        return BoundEstimator(key, getattr(B, key))
-    if key in ("tuba", "interpolated"):
-        if y_dim is None:
-            raise ValueError(f"estimator {key!r} needs y_dim for its baseline network")
-        return BaselineEstimator(key, y_dim, **kwargs)
-    raise ValueError(f"unknown estimator {estimator!r}; known: {list(ESTIMATORS)}")
+    if key not in FACTORIES:
+        raise ValueError(f"unknown estimator {estimator!r}; known: {list(ESTIMATORS)}")
+    factory = FACTORIES[key]
+    accepted = _options(factory)
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(f"estimator {key!r} takes the options {accepted or 'none'}; got unknown {unknown}")
+    return factory(y_dim, **kwargs)

@@ -48,11 +48,13 @@ def test_seeded_runs_leave_the_callers_global_rng_alone():
     assert dk.mi.estimate(x, y, seed=1, **small).value == a.value
 
 
-@pytest.mark.parametrize("name", ["mine", "nwj", "infonce", "js", "dv"])
+@pytest.mark.parametrize("name", ["mine", "nwj", "infonce", "js", "js_shifted", "dv"])
 def test_estimators_train_on_a_small_problem(name):
     x, y = dk.mi.correlated_gaussians(2, 1.0, 3000, seed=1)
     res = dk.mi.estimate(x, y, estimator=name, seed=1, **SMALL)
-    assert 0.6 < res.value < 1.0 + 4 * res.stderr + (0.15 if name == "dv" else 0.0), (name, res.value)
+    # js reports NWJ(S) at a critic trained towards S = log r: 1/e below the truth there (the papers' estimator)
+    low = 0.6 - (1 / math.e if name == "js" else 0.0)
+    assert low < res.value < 1.0 + 4 * res.stderr + (0.15 if name == "dv" else 0.0), (name, res.value)
 
 
 def test_concat_critic_and_baselines_run():
