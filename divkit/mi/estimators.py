@@ -42,13 +42,23 @@ class Estimator(nn.Module):
         """Reported value on a (held-out) batch; no state is updated."""
         raise NotImplementedError
 
+    def diagnose(self, scores):
+        """A message when held-out scores (..., K, M) show the value to be unreliable; None (default) otherwise."""
+        return None
+
 
 class BoundEstimator(Estimator):
     """A stateless bound of `divkit.bounds`: surrogate = bound(scores) (its stop-gradient tricks included)."""
 
-    def __init__(self, name, fn):
+    def __init__(self, name, fn, diagnose=None):
         super().__init__()
-        self.name, self._fn = name, fn
+        self.name, self._fn, self._diagnose = name, fn, diagnose
+
+    def diagnose(self, scores):
+        """A warning message (str) when the held-out score matrices `scores` (..., K, M) show that the reported
+        value is unreliable for a reason the estimator knows (SMILE: clipping moves it; InfoNCE: it sits at
+        its log M cap), else None."""
+        return self._diagnose(scores) if self._diagnose is not None else None
 
     def forward(self, scores, y=None):
         s = self._fn(scores)
@@ -150,7 +160,39 @@ def _mine(y_dim, *, rate=0.01):
 
 def _smile(y_dim, *, clip=5.0):
     clip = B._check_clip(clip)          # a bad τ fails here, not at the first training step
-    return BoundEstimator("smile", lambda s: B.smile(s, clip))
+    return BoundEstimator("smile", lambda s: B.smile(s, clip), diagnose=lambda s: _clip_diagnosis(s, clip))
+
+
+def _mean_se(v):
+    v = v.double().reshape(-1)
+    return float(v.mean()), (float(v.std() / math.sqrt(v.numel())) if v.numel() > 1 else math.nan)
+
+
+def _clip_diagnosis(scores, clip):
+    """SMILE's value is a DV value only where clipping changes nothing; DV ≤ I holds for any critic (population),
+    the clipped value does not. When clipping moves the held-out value by more than max(3σ, 0.25 nats) the
+    number is the clipping's, not the data's."""
+    if clip is None:
+        return None
+    v, se = _mean_se(B.smile(scores, clip))
+    d, sd = _mean_se(B.dv(scores))
+    frac = float((scores.abs() > clip).double().mean())
+    if abs(v - d) > max(3 * math.hypot(se, sd), 0.25):
+        return (f"SMILE's clipping moves the held-out value: {v:.3f} ± {se:.3f} at τ = {clip:g} against the unclipped "
+                f"DV value {d:.3f} ± {sd:.3f} of the same critic ({100 * frac:.0f} % of the scores lie beyond ±τ); "
+                f"the SMILE value is then not a bound and can sit far from the truth either way. Use more data, a "
+                f"lower bound (estimator='nwj' or 'infonce', reported with its cap), or compare τ values")
+    return None
+
+
+def _cap_diagnosis(scores):
+    """InfoNCE ≤ log M: a held-out value within 0.5 nats of the cap says the truth may be far above it."""
+    v, _ = _mean_se(B.infonce(scores))
+    cap = math.log(scores.shape[-1])
+    if v > cap - 0.5:
+        return (f"InfoNCE reads {v:.3f}, within 0.5 nats of its cap log M = {cap:.3f}: the true MI may be much "
+                f"larger; use more negatives per row (a larger batch) or another estimator")
+    return None
 
 
 def _tuba(y_dim, *, hidden=256, layers=2):
@@ -177,7 +219,7 @@ FACTORIES = {
     "mine": _mine,
     "mine_f": _bound_factory("mine_f", B.nwj),
     "nwj": _bound_factory("nwj", B.nwj),
-    "infonce": _bound_factory("infonce", B.infonce),
+    "infonce": lambda y_dim: BoundEstimator("infonce", B.infonce, diagnose=_cap_diagnosis),
     "js": _bound_factory("js", B.js),
     "js_shifted": _bound_factory("js_shifted", B.js_shifted),
     "smile": _smile,
