@@ -12,6 +12,7 @@ from .critics import CRITICS, ConcatCritic, SeparableCritic, make_critic, mlp
 from .estimate import (BiasWarning, DivergedWarning, DivergenceResult, MIResult, OverfitWarning, estimate,
                        estimate_divergence, fit)
 from .estimators import ESTIMATORS, MINE, BaselineEstimator, BoundEstimator, Estimator, EstimatorOutput, make_estimator
+from .knn import ksg
 from .gaussians import (STAIRCASE_MIS, OptimalCritic, correlated_gaussians, mi_to_rho, optimal_scores, rho_to_mi,
                         staircase)
 
@@ -19,4 +20,4 @@ __all__ = ["CRITICS", "ConcatCritic", "SeparableCritic", "make_critic", "mlp", "
            "BiasWarning", "DivergedWarning",
            "estimate", "estimate_divergence", "fit", "ESTIMATORS", "MINE", "BaselineEstimator", "BoundEstimator",
            "Estimator", "EstimatorOutput", "make_estimator", "STAIRCASE_MIS", "OptimalCritic",
-           "correlated_gaussians", "mi_to_rho", "optimal_scores", "rho_to_mi", "staircase"]
+           "correlated_gaussians", "ksg", "mi_to_rho", "optimal_scores", "rho_to_mi", "staircase"]
