@@ -42,7 +42,7 @@ import torch
 from .catalog import get
 
 __all__ = ["fdiv_lower_bound", "dv_lower_bound", "dv", "nwj", "infonce", "js", "js_shifted", "tuba", "interpolated",
-           "smile"]
+           "smile", "club", "loo_upper"]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -517,3 +517,48 @@ def smile(scores, clip=5.0, joint_mask=None):
 for _f in (dv, nwj, infonce, js, js_shifted, tuba, smile):
     _f.__doc__ += "\n    " + _SHAPES + "\n"
 del _f
+
+
+# --------------------------------------------------------------------------------------------------------
+# upper bounds on MI from a log-conditional matrix
+
+
+def _check_log_q(log_q):
+    s, was_numpy = _check_scores(log_q, "log_q", square=True)
+    return s, was_numpy
+
+
+def club(log_q):
+    """CLUB, the contrastive log-ratio upper bound (Cheng et al. 2020, ICML, eq. 8), from a log-conditional matrix
+    ``log_q[..., i, j] = log q(y_j | x_i)`` of shape (..., K, K) (rows x_i, columns y_j, as scores):
+
+        I_CLUB = mean_i log q(y_i | x_i) − 1/(K(K−1)) Σ_{i≠j} log q(y_j | x_i)
+
+    (the product-of-marginals term over the K(K−1) off-diagonal pairs: an unbiased estimate of
+    E_{p(x)p(y)}[log q(y|x)]; Cheng et al. average all K² pairs, which differs by O(1/K)). With q = p(y|x) it is
+    an upper bound on I(X; Y) in expectation (the population gap is I_CLUB − I =
+    KL(p(x)p(y) ‖ p(y|x)p(x)) ≥ 0 by their Theorem 3.1); with a learned q it is one when q is close
+    enough to p(y|x) (their Theorem 3.2). Gaussian benchmark, exact conditional: E[I_CLUB] = d ρ²/(1 − ρ²).
+    Reported value and gradient: I_CLUB itself (train q separately, by maximum likelihood). Shapes: (..., K, K)
+    -> (...).
+    """
+    s, was_numpy = _check_log_q(log_q)
+    return _out(_finite_or_true_limit(_diag(s).mean(-1) - _mean_offdiag(s), s), was_numpy)
+
+
+def loo_upper(log_q):
+    """The leave-one-out (L1Out) upper bound of Poole et al. 2019 (eq. 13, "minibatch upper bound"), from
+    ``log_q[..., i, j] = log q(y_j | x_i)`` of shape (..., K, K):
+
+        I_LOO = mean_i [ log q(y_i | x_i) − log 1/(K−1) Σ_{j≠i} q(y_i | x_j) ]
+
+    the marginal p(y_i) estimated by the mixture of the other K − 1 conditionals. With q = p(y|x) it is an
+    upper bound on I(X; Y) in expectation (E_{x_{−i}} log mean_j p(y_i|x_j) ≤ log p(y_i) by Jensen); with a
+    learned q it is an estimate of one. Tighter than CLUB, but its variance grows with I (the mixture rarely
+    covers y_i when p(y|x) is peaked). Each column's leave-one-out sum is one logsumexp. Reported value and
+    gradient: I_LOO itself. Shapes: (..., K, K) -> (...).
+    """
+    s, was_numpy = _check_log_q(log_q)
+    k = s.shape[-1]
+    col = torch.logsumexp(s.masked_fill(_eye(k, k, s.device), -math.inf), dim=-2) - math.log(k - 1)   # (..., K): y_i
+    return _out(_finite_or_true_limit((_diag(s) - col).mean(-1), s), was_numpy)

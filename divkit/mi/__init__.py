@@ -13,6 +13,7 @@ from .estimate import (BiasWarning, DivergedWarning, DivergenceResult, MIResult,
                        estimate_divergence, fit)
 from .estimators import ESTIMATORS, MINE, BaselineEstimator, BoundEstimator, Estimator, EstimatorOutput, make_estimator
 from .knn import ksg
+from .upper import GaussianConditional, KnownGaussianConditional, estimate_upper
 from .gaussians import (STAIRCASE_MIS, OptimalCritic, correlated_gaussians, mi_to_rho, optimal_scores, rho_to_mi,
                         staircase)
 
@@ -20,4 +21,5 @@ __all__ = ["CRITICS", "ConcatCritic", "SeparableCritic", "make_critic", "mlp", "
            "BiasWarning", "DivergedWarning",
            "estimate", "estimate_divergence", "fit", "ESTIMATORS", "MINE", "BaselineEstimator", "BoundEstimator",
            "Estimator", "EstimatorOutput", "make_estimator", "STAIRCASE_MIS", "OptimalCritic",
-           "correlated_gaussians", "ksg", "mi_to_rho", "optimal_scores", "rho_to_mi", "staircase"]
+           "correlated_gaussians", "ksg", "GaussianConditional", "KnownGaussianConditional",
+           "estimate_upper", "mi_to_rho", "optimal_scores", "rho_to_mi", "staircase"]

@@ -295,6 +295,24 @@ def _default_eval_every(steps):
     return max(1, min(100, steps // 10))
 
 
+def _prepare_pairs(x, y, steps, batch_size, lr, eval_every, patience, seed, max_val_batches, val_fraction,
+                   test_fraction, device, dtype):
+    """Validated arguments, the seeded generator, the device, X and Y, and the (train, validation, test) pairs on
+    the device: the common front of `estimate` and `divkit.mi.upper.estimate_upper`."""
+    steps, batch_size, lr, eval_every, patience = _check_common(
+        steps, batch_size, lr, _default_eval_every(steps) if eval_every is None and isinstance(steps, int) else eval_every,
+        patience, seed)
+    max_val_batches = _positive_int(max_val_batches, "max_val_batches")
+    gen = torch.Generator().manual_seed(int(seed))
+    dev = torch.device(device)
+    X, Y = _as_2d(x, "x", dtype, "cpu"), _as_2d(y, "y", dtype, "cpu")
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(f"x and y must hold the same number of pairs; got {X.shape[0]} and {Y.shape[0]}")
+    tr, va, te = _split3(X.shape[0], val_fraction, test_fraction, gen, batch_size, 2 * batch_size, "pairs")
+    splits = tuple(t[i].to(dev) for i in (tr, va, te) for t in (X, Y))
+    return steps, batch_size, lr, eval_every, patience, max_val_batches, gen, dev, X, Y, splits
+
+
 def estimate(x, y, estimator="smile", critic="separable", steps=2000, batch_size=64, lr=5e-4, seed=0,
              device="cpu", val_fraction=0.2, test_fraction=0.2, eval_every=None, patience=None, max_val_batches=32,
              progress=None, critic_kwargs=None, estimator_kwargs=None, dtype=torch.float32,
@@ -319,18 +337,9 @@ def estimate(x, y, estimator="smile", critic="separable", steps=2000, batch_size
     """
     if eval_fraction is not None:
         test_fraction = eval_fraction
-    steps, batch_size, lr, eval_every, patience = _check_common(
-        steps, batch_size, lr, _default_eval_every(steps) if eval_every is None and isinstance(steps, int) else eval_every,
-        patience, seed)
-    max_val_batches = _positive_int(max_val_batches, "max_val_batches")
-    gen = torch.Generator().manual_seed(int(seed))
-    dev = torch.device(device)
-    X, Y = _as_2d(x, "x", dtype, "cpu"), _as_2d(y, "y", dtype, "cpu")
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(f"x and y must hold the same number of pairs; got {X.shape[0]} and {Y.shape[0]}")
-    tr, va, te = _split3(X.shape[0], val_fraction, test_fraction, gen, batch_size, 2 * batch_size, "pairs")
-    Xtr, Ytr = X[tr].to(dev), Y[tr].to(dev)
-    Xva, Yva, Xte, Yte = X[va].to(dev), Y[va].to(dev), X[te].to(dev), Y[te].to(dev)
+    (steps, batch_size, lr, eval_every, patience, max_val_batches, gen, dev, X, Y,
+     (Xtr, Ytr, Xva, Yva, Xte, Yte)) = _prepare_pairs(x, y, steps, batch_size, lr, eval_every, patience, seed,
+                                                      max_val_batches, val_fraction, test_fraction, device, dtype)
     with _seeded_init(seed):  # critic (and estimator) initialisation, without touching the caller's RNG
         crit = make_critic(critic, X.shape[1], Y.shape[1], **(critic_kwargs or {})).to(device=dev, dtype=dtype)
         est = make_estimator(estimator, y_dim=Y.shape[1], **(estimator_kwargs or {})).to(device=dev)
