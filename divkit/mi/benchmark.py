@@ -157,7 +157,9 @@ def main(argv=None):
                          "(ermongroup/smile-mi-estimator utils.py: mlp(layers=2) adds one input layer)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads; default 1 on the CPU: these critics are small (d = 20, 256 units, K = 64) "
+                         "and one thread was the fastest measured (bench/bench_mi.py --thread-sweep)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     cfg = dict(QUICK if args.quick else FULL)
@@ -167,8 +169,10 @@ def main(argv=None):
         cfg["window"] = args.window
     if cfg["window"] > cfg["steps_per_stage"]:
         ap.error("--window must not exceed the stage length")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.threads is not None and args.threads < 1:
+        ap.error("--threads must be >= 1")
+    if args.threads or args.device == "cpu":
+        torch.set_num_threads(args.threads or 1)
     ests = [e.strip() for e in args.estimators.split(",") if e.strip()]
     crits = [c.strip() for c in args.critics.split(",") if c.strip()]
     for e in ests:

@@ -1,12 +1,13 @@
 """The N-sweep: `dk.mi.estimate` with its defaults on the staircase MIs at several sample sizes.
 
     python -m divkit.mi.nsweep --out docs/results [--ns 1000,5000,20000,160000] [--mis 2,4,6,8,10]
-                               [--methods smile,ksg,club,loo] [--ksg-max-n 5000] [--threads 1]
+                               [--methods smile,ksg,upper] [--ksg-max-n 5000] [--threads 1]
 
 Data: d = 20 correlated Gaussians (`correlated_gaussians`, true MI known), N pairs, seed = the row's index.
 Each method is one column: "smile" is `estimate(x, y)` with every default (the held-out value ± stderr and the
 warnings it raised); "ksg" is `ksg(x, y, k=3)` (no stderr; skipped above --ksg-max-n, where it costs minutes
-per value at d = 20); "club" / "loo" are the upper bounds of `divkit.mi.upper` with their defaults.
+per value at d = 20); "upper" is CLUB and the leave-one-out bound of `divkit.mi.upper.estimate_upper` with its defaults, from one
+learned Gaussian conditional (trained for CLUB, then frozen for LOO on the same test split).
 A row's verdict for a value with a stderr: "ok" when |value − truth| ≤ 3·stderr, "warned" when it is not but a
 warning was raised, "SILENT" otherwise (the failure the defaults must never produce).
 
@@ -48,15 +49,17 @@ def _ksg(x, y, seed):
     return dict(value=ksg(x, y, k=3), stderr=None, warnings=[])
 
 
-def _upper(kind):
-    def run(x, y, seed):
-        from . import upper
-        r = upper.estimate_upper(x, y, kind, seed=seed, progress=False)
-        return dict(value=r.value, stderr=r.stderr, warnings=[])
-    return run
+def _upper(x, y, seed):
+    """CLUB and LOO from ONE maximum-likelihood GaussianConditional (trained for CLUB, then frozen: same seed,
+    same test split for LOO)."""
+    from .upper import estimate_upper
+    club = estimate_upper(x, y, "club", seed=seed, progress=False)
+    club.critic.requires_grad_(False)
+    loo = estimate_upper(x, y, "loo", conditional=club.critic, seed=seed, progress=False)
+    return dict(value=club.value, stderr=club.stderr, loo=loo.value, loo_stderr=loo.stderr, warnings=[])
 
 
-METHODS = {"smile": _smile, "ksg": _ksg, "club": _upper("club"), "loo": _upper("loo")}
+METHODS = {"smile": _smile, "ksg": _ksg, "upper": _upper}
 
 
 def run_cell(method, n, mi, seed):
@@ -68,7 +71,7 @@ def run_cell(method, n, mi, seed):
 
 
 def verdict(cell, truth):
-    if cell.get("stderr") is None:
+    if cell is None or cell.get("stderr") is None:
         return ""
     if abs(cell["value"] - truth) <= 3 * cell["stderr"]:
         return "ok"
@@ -84,8 +87,9 @@ def format_table(res, ns, mis):
     lines = [f"d = {DIM}, correlated Gaussians, true MI in nats; `estimate` with its defaults (SMILE τ = 5, separable "
              f"critic 2×256, K = 64, 2000 steps, lr 5e-4, 60/20/20 split, best-validation critic); value ± stderr "
              f"(held-out), [warnings]; verdict: ok = within 3σ of the truth, warned = not, but a warning said so, "
-             f"SILENT = wrong without a warning. Upper bounds (club, loo) should lie above the truth.\n"]
-    head = "| N | true MI | " + " | ".join(methods) + " | smile verdict |"
+             f"SILENT = wrong without a warning. Upper bounds should lie above the truth.\n"]
+    head = "| N | true MI | " + " | ".join({"upper": "upper bounds (learned Gaussian q)"}.get(m, m)
+                                        for m in methods) + " | smile verdict |"
     lines += [head, "|" + "---|" * (head.count("|") - 1)]
     short = {"OverfitWarning": "overfit", "BiasWarning": "bias", "DivergedWarning": "diverged"}
     for n in ns:
@@ -97,6 +101,8 @@ def format_table(res, ns, mis):
                     row.append("not run")
                     continue
                 s = f"{c['value']:.3f}" + (f" ± {c['stderr']:.3f}" if c.get("stderr") is not None else "")
+                if m == "upper":
+                    s = f"CLUB {s}, LOO {c['loo']:.3f} ± {c['loo_stderr']:.3f}"
                 if c["warnings"]:
                     s += " [" + ", ".join(short.get(w, w) for w in c["warnings"]) + "]"
                 row.append(s)
@@ -117,12 +123,10 @@ def plot(res, ns, mis, path):
     mis = np.asarray(mis, dtype=float)
     for ax, n in zip(axes[0], ns):
         ax.plot(mis, mis, color="k", lw=1, label="true MI")
-        lo = [res.get(_key("loo", n, m)) for m in mis]
-        cl = [res.get(_key("club", n, m)) for m in mis]
-        ups = [[c["value"] for c in cs if c] for cs in zip(lo, cl)]
-        if all(ups):
-            ax.fill_between(mis, [min(u) for u in ups], [max(u) for u in ups], color="tab:green", alpha=0.25,
-                            label="upper bounds (LOO…CLUB)")
+        up = [res.get(_key("upper", n, m)) for m in mis]
+        if all(up):
+            ax.fill_between(mis, [min(c["loo"], c["value"]) for c in up], [max(c["loo"], c["value"]) for c in up],
+                            color="tab:green", alpha=0.25, label="upper bounds (LOO…CLUB)")
         for m, color in (("smile", "tab:blue"), ("ksg", "tab:red")):
             cs = [res.get(_key(m, n, v)) for v in mis]
             pts = [(v, c) for v, c in zip(mis, cs) if c]

@@ -82,8 +82,9 @@ def estimate_upper(x, y, bound="club", conditional=None, steps=2000, batch_size=
     Args:
       x, y: paired samples (n, dx), (n, dy), finite. bound: "club" or "loo" (`UPPER_BOUNDS`).
       conditional: None = a `GaussianConditional(hidden, layers)` trained by maximum likelihood with held-out
-        selection (best validation log-likelihood); or a module returning log_q (K, K) with no parameters to
-        train (e.g. `KnownGaussianConditional`): then no training (steps ignored) and no split other than test.
+        selection (best validation log-likelihood); or a module returning log_q (K, K): trained likewise if it
+        has parameters that require grad, else used as it is (e.g. `KnownGaussianConditional`, or a trained q
+        with requires_grad_(False): the same seed gives the same test split).
       the rest as `divkit.mi.estimate`.
     Returns: MIResult (value ± stderr on the test split in minibatches of K; history = per-step training
     log-likelihood mean_i log q(y_i|x_i); validation = the validation log-likelihood curve).
@@ -106,7 +107,7 @@ def estimate_upper(x, y, bound="club", conditional=None, steps=2000, batch_size=
             return [q(Xs[i * batch_size:(i + 1) * batch_size], Ys[i * batch_size:(i + 1) * batch_size])
                     for i in range(n if limit is None else min(n, limit))]
 
-    params = list(q.parameters())
+    params = [p for p in q.parameters() if p.requires_grad]      # frozen (or parameter-free) q: no training
     sel = dict(validation=np.zeros(0), validation_steps=np.zeros(0, dtype=int), best_step=0, stopped_step=0,
                diverged_step=None)
     hist = np.zeros(0)
