@@ -110,7 +110,8 @@ def format_table(res, ns, mis):
             row.append(verdict(c, mi) if c else "")
             lines.append("| " + " | ".join(row) + " |")
     secs = sum(c["seconds"] for c in res.values())
-    lines.append(f"\nTotal compute for the cells above: {secs / 60:.1f} CPU-minutes (1 torch thread).")
+    lines.append(f"\nWall-clock time of the cells above: {secs / 60:.1f} minutes (1 torch thread per process; on a shared "
+                 f"machine this includes time waiting for a core).")
     return "\n".join(lines) + "\n"
 
 
