@@ -9,7 +9,7 @@ and the correlated-Gaussian benchmark with known MI.
 The bounds themselves are pure functions of a score matrix in `divkit.bounds`. See docs/mi.md.
 """
 from .critics import CRITICS, ConcatCritic, SeparableCritic, make_critic, mlp
-from .estimate import (BiasWarning, DivergedWarning, DivergenceResult, MIResult, OverfitWarning, estimate,
+from .estimate import (BiasWarning, ConvergenceWarning, DivergedWarning, DivergenceResult, MIResult, OverfitWarning, estimate,
                        estimate_divergence, fit)
 from .estimators import ESTIMATORS, MINE, BaselineEstimator, BoundEstimator, Estimator, EstimatorOutput, make_estimator
 from .knn import ksg
@@ -18,7 +18,7 @@ from .gaussians import (STAIRCASE_MIS, OptimalCritic, correlated_gaussians, mi_t
                         staircase)
 
 __all__ = ["CRITICS", "ConcatCritic", "SeparableCritic", "make_critic", "mlp", "DivergenceResult", "MIResult", "OverfitWarning",
-           "BiasWarning", "DivergedWarning",
+           "BiasWarning", "ConvergenceWarning", "DivergedWarning",
            "estimate", "estimate_divergence", "fit", "ESTIMATORS", "MINE", "BaselineEstimator", "BoundEstimator",
            "Estimator", "EstimatorOutput", "make_estimator", "STAIRCASE_MIS", "OptimalCritic",
            "correlated_gaussians", "ksg", "GaussianConditional", "KnownGaussianConditional",

@@ -20,7 +20,7 @@ exceeds the test value by more than max(3·σ_gap, 0.1 nats), an `OverfitWarning
 (more data, fewer steps, a smaller critic) and the result carries it (`result.warning`). A run whose training
 or validation value becomes non-finite stops: the best finite checkpoint is kept and flagged
 (`result.diverged_step`, a `DivergedWarning`); with none, `FloatingPointError` is raised. Never −inf with a
-NaN stderr.
+NaN stderr. A `ConvergenceWarning` says the validation bound was still rising at the end (more steps needed).
 """
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ from ..catalog import get
 from .critics import make_critic, mlp
 from .estimators import make_estimator
 
-__all__ = ["MIResult", "DivergenceResult", "OverfitWarning", "BiasWarning", "DivergedWarning", "fit", "estimate",
+__all__ = ["MIResult", "DivergenceResult", "OverfitWarning", "BiasWarning", "ConvergenceWarning",
+           "DivergedWarning", "fit", "estimate",
            "estimate_divergence"]
 
 
@@ -52,6 +53,10 @@ class OverfitWarning(UserWarning):
 class BiasWarning(UserWarning):
     """The estimator's own check of the held-out scores says its value is unreliable (SMILE's clipping moves it,
     InfoNCE sits at its log M cap)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """The validation bound was still rising when training ended: more steps would change the value."""
 
 
 class DivergedWarning(UserWarning):
@@ -250,10 +255,30 @@ def _mean_se(v):
     return float(v.mean()), (float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else math.nan)
 
 
-def _check_gap(sel, value, stderr, n_train, kind, diagnosis=None):
+def _still_rising(sel, stderr):
+    """The ConvergenceWarning message when the validation bound still rose at the end of a full-length run: the
+    best evaluation is one of the last two and the last 30 % of the steps added more than max(3·√2·σ, 0.05)
+    nats (σ = the held-out stderr, a proxy for the validation noise), else None."""
+    v, steps = sel["validation"], sel["validation_steps"]
+    if len(v) < 4 or sel["diverged_step"] is not None or sel["best_step"] < steps[-2]:
+        return None
+    ref = v[max(0, int(round(0.7 * len(v))) - 1)]
+    rise = float(v[-1] - ref)
+    if rise > max(3 * math.sqrt(2) * stderr, 0.05):
+        return (f"the validation bound was still rising when training ended: +{rise:.3f} nats over the last 30 % of "
+                f"the {steps[-1]} steps (best at the last evaluations): the critic has not converged and the value is "
+                f"likely an underestimate of what this estimator reaches; use more steps")
+    return None
+
+
+def _check_gap(sel, value, stderr, n_train, kind, diagnosis=None, convergence=True):
     """Warn (and record) when the training value exceeds the held-out one beyond max(3σ, 0.1 nats), when
-    training diverged, and with the estimator's own `diagnosis` of the held-out scores (a BiasWarning)."""
+    training diverged, when the validation bound was still rising at the end (`convergence`; a
+    ConvergenceWarning), and with the estimator's own `diagnosis` of the held-out scores (a BiasWarning)."""
     msgs = [(BiasWarning, diagnosis)] if diagnosis else []
+    rising = _still_rising(sel, stderr) if convergence else None
+    if rising:
+        msgs.append((ConvergenceWarning, rising))
     if sel["diverged_step"] is not None:
         msgs.append((DivergedWarning,
                      f"training became non-finite at step {sel['diverged_step']}; stopped there and kept the critic "

@@ -91,7 +91,8 @@ def format_table(res, ns, mis):
     head = "| N | true MI | " + " | ".join({"upper": "upper bounds (learned Gaussian q)"}.get(m, m)
                                         for m in methods) + " | smile verdict |"
     lines += [head, "|" + "---|" * (head.count("|") - 1)]
-    short = {"OverfitWarning": "overfit", "BiasWarning": "bias", "DivergedWarning": "diverged"}
+    short = {"OverfitWarning": "overfit", "BiasWarning": "bias", "DivergedWarning": "diverged",
+             "ConvergenceWarning": "not converged"}
     for n in ns:
         for mi in mis:
             row = [f"{n}", f"{mi:g}"]

@@ -246,3 +246,16 @@ def test_estimate_divergence_selects_on_validation_too():
     res = dk.estimate_divergence(p, q, "kl", steps=200, eval_every=50, seed=0, progress=False)
     assert res.validation.shape == (4,) and res.best_step == res.validation_steps[np.argmax(res.validation)]
     assert res.value <= 0.5 + 3 * res.stderr and np.isfinite(res.train_value)
+
+
+def test_a_run_still_improving_at_the_end_warns():
+    """Too few steps at a tiny lr on plenty of data: the validation bound is still climbing when training ends."""
+    x, y = dk.mi.correlated_gaussians(2, 1.0, 4000, seed=9)
+    with pytest.warns(dk.mi.ConvergenceWarning, match="still rising.*use more steps"):
+        res = dk.mi.estimate(x, y, steps=200, eval_every=20, **{**TINY, "lr": 3e-4})
+    assert res.best_step >= res.validation_steps[-2]
+    # and a converged run does not: the same data, enough steps at a working lr
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", dk.mi.ConvergenceWarning)
+        dk.mi.estimate(x, y, steps=600, eval_every=50, **TINY)
