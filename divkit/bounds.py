@@ -335,7 +335,8 @@ def nwj(scores, joint_mask=None):
 
     Extremes: the partition term is evaluated in float64 from one logsumexp and rounded once, so the value is
     exact wherever the exact bound is representable in the input dtype (float32/16: ≤ 1 ulp of the partition
-    term plus one rounding; float64: ≤ |L|·eps relative, exp's condition number, < 1e-12 before overflow), including the last nats below overflow (float32 8×8 zeros with S[0,1] = 80: −e^79/56 =
+    term plus one rounding; float64: ≤ |L|·eps relative, exp's condition number, < 1e-12 before overflow),
+    including the last nats below overflow (float32 8×8 zeros with S[0,1] = 80: −e^79/56 =
     −3.64e32). Where it is not (−I_NWJ > finfo.max) the value saturates at −finfo.max and the gradient is
     that of the tangent continuation of e^L at L = log finfo.max: finite, so training can recover.
     """
