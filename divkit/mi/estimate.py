@@ -341,7 +341,7 @@ def _prepare_pairs(x, y, steps, batch_size, lr, eval_every, patience, seed, max_
 def estimate(x, y, estimator="smile", critic="separable", steps=2000, batch_size=64, lr=5e-4, seed=0,
              device="cpu", val_fraction=0.2, test_fraction=0.2, eval_every=None, patience=None, max_val_batches=32,
              progress=None, critic_kwargs=None, estimator_kwargs=None, dtype=torch.float32,
-             eval_fraction=None) -> MIResult:
+             eval_fraction=None, negatives=0) -> MIResult:
     """Estimate I(X; Y) in nats from paired samples by training a critic, with held-out model selection.
 
     Args:
@@ -356,6 +356,9 @@ def estimate(x, y, estimator="smile", critic="separable", steps=2000, batch_size
         that many evaluations without a better validation value (None: run all steps, keep the best);
         max_val_batches: validation minibatches per evaluation (a fixed subset; bounds its cost at large n).
       progress: None = tqdm bar (train and validation values) only on a TTY for ≥ 500 steps; True/False forces it.
+      negatives: extra y's per minibatch (default 0): scores become K × (K + negatives), each x_i against its
+        own y_i and K − 1 + negatives others (training: drawn from the training split; held out: the next y's
+        of the same split), so InfoNCE's cap is log(K + negatives). Not for "interpolated" (square only).
     Returns: MIResult(value, stderr, history, ..., validation, best_step, train_value, warning).
     Warns: OverfitWarning (training ≫ held-out), DivergedWarning. Raises FloatingPointError when training
     diverges before any finite evaluation.
@@ -369,12 +372,20 @@ def estimate(x, y, estimator="smile", critic="separable", steps=2000, batch_size
         crit = make_critic(critic, X.shape[1], Y.shape[1], **(critic_kwargs or {})).to(device=dev, dtype=dtype)
         est = make_estimator(estimator, y_dim=Y.shape[1], **(estimator_kwargs or {})).to(device=dev)
     est = est.to(dtype=dtype) if any(True for _ in est.parameters()) else est
+    negatives = _positive_int(negatives, "negatives", 0)
+    if negatives and getattr(est, "name", "") == "interpolated":
+        raise ValueError("negatives > 0 needs a bound that takes K×M scores; 'interpolated' is square only")
+    if negatives >= Xte.shape[0] - batch_size:
+        raise ValueError(f"negatives = {negatives} needs more held-out pairs than the {Xte.shape[0]} of the test "
+                         f"split minus the batch (K = {batch_size})")
     ntr = Xtr.shape[0]
     opt = _adam(list(crit.parameters()) + list(est.parameters()), lr)
 
     def step_fn(step):
         idx = torch.randint(ntr, (batch_size,), generator=gen).to(dev)
         xb, yb = Xtr[idx], Ytr[idx]
+        if negatives:
+            yb = torch.cat([yb, Ytr[torch.randint(ntr, (negatives,), generator=gen).to(dev)]])
         crit.train()
         out = est(crit(xb, yb), yb)
         opt.zero_grad(set_to_none=True)
@@ -389,8 +400,10 @@ def estimate(x, y, estimator="smile", critic="separable", steps=2000, batch_size
         with torch.no_grad():
             for i in range(n if limit is None else min(n, limit)):
                 sl = slice(i * batch_size, (i + 1) * batch_size)
-                s = crit(Xs[sl], Ys[sl])
-                vals.append(float(est.evaluate(s, Ys[sl])))
+                ys = Ys[sl] if not negatives else \
+                    torch.cat([Ys[sl], Ys[(sl.stop + torch.arange(negatives, device=dev)) % Ys.shape[0]]])
+                s = crit(Xs[sl], ys)
+                vals.append(float(est.evaluate(s, ys)))
                 if keep is not None:
                     keep.append(s)
         return vals

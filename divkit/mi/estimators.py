@@ -103,10 +103,9 @@ class MINE(Estimator):
         if self.variant == "f":
             s = B.nwj(scores)
             return EstimatorOutput(s.detach(), s)
-        k = scores.shape[-1]
-        off = ~torch.eye(k, dtype=torch.bool, device=scores.device)
-        lme = B._logmeanexp_offdiag(scores)                    # differentiable, logsumexp-based
-        joint = torch.diagonal(scores, dim1=-2, dim2=-1).mean(-1)
+        lay = B._layout(scores, None)                           # K×M: column i of row i is the joint pair
+        lme = B._logmeanexp_neg(scores, lay)                    # differentiable, logsumexp-based
+        joint = B._mean_pos(scores, lay)
         with torch.no_grad():
             cur = lme.detach()
             if torch.isnan(self.log_ma) or self.rate == 1.0 or self.log_ma.device != cur.device:
@@ -114,8 +113,8 @@ class MINE(Estimator):
             else:
                 self.log_ma = torch.logaddexp(self.log_ma.to(cur.dtype) + math.log1p(-self.rate), cur + math.log(self.rate))
         log_m = self.log_ma.to(scores.dtype)
-        masked = (scores - log_m).masked_fill(~off, -math.inf)  # e^{-inf} = 0 on the diagonal, finite gradient
-        surrogate = joint - torch.exp(masked).sum((-2, -1)) / (k * (k - 1))
+        masked = (scores - log_m).masked_fill(lay.pos, -math.inf)  # e^{-inf} = 0 on the joint pairs, finite gradient
+        surrogate = joint - torch.exp(masked).sum((-2, -1)) / lay.n_neg
         return EstimatorOutput((joint - lme).detach(), surrogate)
 
     @torch.no_grad()
