@@ -2,6 +2,7 @@
 
     python bench/bench_mi.py [--steps 200] [--concat-steps 40] [--repeats 7] [--device cpu|cuda] [--threads 1]
                              [--clock cpu|wall]
+    python bench/bench_mi.py --thread-sweep 1,2 [--steps 100] [--repeats 3]     (fit's speed per thread count)
 
 What is compared (fair both ways):
   * the same critic module (`divkit.mi.make_critic`, d = 20, hidden 256, 2 hidden layers, 32-d embeddings),
@@ -109,6 +110,32 @@ def time_pair(base, name, batches, repeats, dev, clock=time.perf_counter, lr=5e-
     return statistics.median(rate["ours"]), statistics.median(rate["plain"]), statistics.median(ratios), (q1, q3), delta
 
 
+def thread_sweep(steps, repeats, threads):
+    """Wall-clock steps/s of `fit` (SMILE, separable critic, d = 20, K = 64, hidden 256) at each thread count, in
+    one process, rounds interleaved; ratio = steps/s ÷ steps/s at the first count (issue 18 item 7: what
+    `python -m divkit.mi.benchmark` should default to on a CPU)."""
+    g = torch.Generator().manual_seed(0)
+    batches = [dk.mi.correlated_gaussians(20, 4.0, 64, seed=g) for _ in range(steps)]
+    torch.manual_seed(0)
+    base = make_critic("separable", 20, 20)
+    rates = {t: [] for t in threads}
+    for r in range(repeats + 1):
+        for t in (threads if r % 2 == 0 else threads[::-1]):
+            torch.set_num_threads(t)
+            c = copy.deepcopy(base)
+            t0 = time.perf_counter()
+            ours(c, "smile", batches, 5e-4)
+            if r:                                       # round 0 is the warm-up
+                rates[t].append(steps / (time.perf_counter() - t0))
+    print(f"fit, smile, separable critic, d=20, K=64, {steps} steps, {repeats} interleaved rounds, wall clock")
+    print("| threads | steps/s (median) | ratio vs " + f"{threads[0]} thread(s) |")
+    print("|---|---|---|")
+    ref = statistics.median(rates[threads[0]])
+    for t in threads:
+        m = statistics.median(rates[t])
+        print(f"| {t} | {m:.1f} | {m / ref:.2f} |", flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=200, help="timed steps per run, separable critic")
@@ -123,7 +150,15 @@ def main(argv=None):
                          "torch.optim.Adam(params, lr) a user writes)")
     ap.add_argument("--clock", choices=("cpu", "wall"), default=None,
                     help="cpu: process CPU time (default on the CPU with --threads 1); wall: wall-clock")
+    ap.add_argument("--thread-sweep", default=None, metavar="1,2,4",
+                    help="instead: time fit at these torch thread counts (wall clock) and print the ratios")
     args = ap.parse_args(argv)
+    if args.thread_sweep:
+        try:
+            counts = [int(t) for t in args.thread_sweep.split(",")]
+        except ValueError:
+            ap.error(f"--thread-sweep must be a comma list of integers; got {args.thread_sweep!r}")
+        return thread_sweep(args.steps, args.repeats, counts)
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     clock_name = args.clock or ("cpu" if dev.type == "cpu" and args.threads == 1 else "wall")

@@ -15,7 +15,7 @@ input layer before the `layers` hidden ones: 3 hidden ReLU layers. They plot the
 bias = mean − truth, MSE = mean((estimate − truth)²).
 
 --quick scales stage lengths down to 200 steps and the statistics window to the last 100 steps (20× and
-10× shorter): a smoke run of the whole grid in minutes on a CPU, NOT a reproduction; the table says so.
+10× shorter) and runs the separable critic only unless --critics says otherwise: a smoke run of the whole grid in minutes on a CPU, NOT a reproduction; the table says so.
 
 Outputs in --out: table.md, results.json, estimates.npz (per-step estimates), mi_staircase.png / .pdf.
 """
@@ -151,7 +151,9 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="200-step stages, 100-step windows (smoke run)")
     ap.add_argument("--out", default="runs/mi_benchmark", help="output folder (default runs/mi_benchmark)")
     ap.add_argument("--estimators", default=",".join(ESTIMATORS), help=f"comma list from {','.join(ESTIMATORS)}")
-    ap.add_argument("--critics", default="separable,concat", help="comma list from separable,concat")
+    ap.add_argument("--critics", default=None,
+                    help="comma list from separable,concat (default both; with --quick only separable: the concat "
+                         "critic scores all K² pairs, ~40 ms a step on one core, 10× the separable one)")
     ap.add_argument("--steps-per-stage", type=int, default=None, help="override the stage length")
     ap.add_argument("--window", type=int, default=None, help="override the statistics window")
     ap.add_argument("--layers", type=int, default=2,
@@ -159,7 +161,9 @@ def main(argv=None):
                          "(ermongroup/smile-mi-estimator utils.py: mlp(layers=2) adds one input layer)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads; default 1 on the CPU: these critics are small (d = 20, 256 units, K = 64) "
+                         "and one thread was the fastest measured (bench/bench_mi.py --thread-sweep)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     cfg = dict(QUICK if args.quick else FULL)
@@ -169,10 +173,13 @@ def main(argv=None):
         cfg["window"] = args.window
     if cfg["window"] > cfg["steps_per_stage"]:
         ap.error("--window must not exceed the stage length")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.threads is not None and args.threads < 1:
+        ap.error("--threads must be >= 1")
+    if args.threads or args.device == "cpu":
+        torch.set_num_threads(args.threads or 1)
     ests = [e.strip() for e in args.estimators.split(",") if e.strip()]
-    crits = [c.strip() for c in args.critics.split(",") if c.strip()]
+    crits = [c.strip() for c in (args.critics or ("separable" if args.quick else "separable,concat")).split(",")
+             if c.strip()]
     for e in ests:
         if e not in ESTIMATORS:
             ap.error(f"unknown estimator {e!r}; known: {','.join(ESTIMATORS)}")

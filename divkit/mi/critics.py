@@ -15,7 +15,11 @@ __all__ = ["mlp", "SeparableCritic", "ConcatCritic", "make_critic", "CRITICS"]
 
 
 def mlp(in_dim: int, out_dim: int, hidden: int = 256, layers: int = 2, activation=nn.ReLU) -> nn.Sequential:
-    """`layers` hidden Linear+activation blocks of width `hidden`, then a Linear to `out_dim`."""
+    """`layers` hidden Linear+activation blocks of width `hidden`, then a Linear to `out_dim`.
+
+    The project's one MLP builder (gan/models/mlp.py uses it too). activation: a zero-argument callable returning
+    a module (a class such as nn.ReLU, or e.g. `lambda: nn.LeakyReLU(0.2)`).
+    """
     if layers < 0 or hidden < 1 or in_dim < 1 or out_dim < 1:
         raise ValueError(f"mlp needs in_dim, out_dim, hidden >= 1 and layers >= 0; got {in_dim}, {out_dim}, {hidden}, {layers}")
     mods, d = [], in_dim

@@ -7,10 +7,12 @@ already equals the reported value; for MINE they differ, and the surrogate must 
 no log: with rate 1 it equals mean(diag) − 1). ``est.evaluate(scores, y)`` gives the value without touching
 any state (held-out evaluation).
 
-Names (see `ESTIMATORS`): dv, mine, mine_f (= nwj), nwj, infonce, js, smile, tuba, interpolated.
+Names (see `ESTIMATORS`, built by the `FACTORIES` table): dv, mine, mine_f (= nwj), nwj, infonce, js (the papers'
+JS estimator: NWJ value at S), js_shifted (NWJ value at S + 1), smile, tuba, interpolated.
 """
 from __future__ import annotations
 
+import inspect
 import math
 from typing import NamedTuple
 
@@ -21,7 +23,7 @@ from .. import bounds as B
 from .critics import mlp
 
 __all__ = ["EstimatorOutput", "Estimator", "BoundEstimator", "MINE", "BaselineEstimator", "make_estimator",
-           "ESTIMATORS"]
+           "ESTIMATORS", "FACTORIES"]
 
 
 class EstimatorOutput(NamedTuple):
@@ -40,13 +42,23 @@ class Estimator(nn.Module):
         """Reported value on a (held-out) batch; no state is updated."""
         raise NotImplementedError
 
+    def diagnose(self, scores):
+        """A message when held-out scores (..., K, M) show the value to be unreliable; None (default) otherwise."""
+        return None
+
 
 class BoundEstimator(Estimator):
     """A stateless bound of `divkit.bounds`: surrogate = bound(scores) (its stop-gradient tricks included)."""
 
-    def __init__(self, name, fn):
+    def __init__(self, name, fn, diagnose=None):
         super().__init__()
-        self.name, self._fn = name, fn
+        self.name, self._fn, self._diagnose = name, fn, diagnose
+
+    def diagnose(self, scores):
+        """A warning message (str) when the held-out score matrices `scores` (..., K, M) show that the reported
+        value is unreliable for a reason the estimator knows (SMILE: clipping moves it; InfoNCE: it sits at
+        its log M cap), else None."""
+        return self._diagnose(scores) if self._diagnose is not None else None
 
     def forward(self, scores, y=None):
         s = self._fn(scores)
@@ -91,10 +103,9 @@ class MINE(Estimator):
         if self.variant == "f":
             s = B.nwj(scores)
             return EstimatorOutput(s.detach(), s)
-        k = scores.shape[-1]
-        off = ~torch.eye(k, dtype=torch.bool, device=scores.device)
-        lme = B._logmeanexp_offdiag(scores)                    # differentiable, logsumexp-based
-        joint = torch.diagonal(scores, dim1=-2, dim2=-1).mean(-1)
+        lay = B._layout(scores, None)                           # K×M: column i of row i is the joint pair
+        lme = B._logmeanexp_neg(scores, lay)                    # differentiable, logsumexp-based
+        joint = B._mean_pos(scores, lay)
         with torch.no_grad():
             cur = lme.detach()
             if torch.isnan(self.log_ma) or self.rate == 1.0 or self.log_ma.device != cur.device:
@@ -102,8 +113,8 @@ class MINE(Estimator):
             else:
                 self.log_ma = torch.logaddexp(self.log_ma.to(cur.dtype) + math.log1p(-self.rate), cur + math.log(self.rate))
         log_m = self.log_ma.to(scores.dtype)
-        masked = (scores - log_m).masked_fill(~off, -math.inf)  # e^{-inf} = 0 on the diagonal, finite gradient
-        surrogate = joint - torch.exp(masked).sum((-2, -1)) / (k * (k - 1))
+        masked = (scores - log_m).masked_fill(lay.pos, -math.inf)  # e^{-inf} = 0 on the joint pairs, finite gradient
+        surrogate = joint - torch.exp(masked).sum((-2, -1)) / lay.n_neg
         return EstimatorOutput((joint - lme).detach(), surrogate)
 
     @torch.no_grad()
@@ -136,32 +147,111 @@ class BaselineEstimator(Estimator):
         return self._bound(scores, y)
 
 
-ESTIMATORS = ("dv", "mine", "mine_f", "nwj", "infonce", "js", "smile", "tuba", "interpolated")
+def _bound_factory(name, fn):
+    def factory(y_dim):
+        return BoundEstimator(name, fn)
+    return factory
+
+
+def _mine(y_dim, *, rate=0.01):
+    return MINE(rate, "dv")
+
+
+def _smile(y_dim, *, clip=5.0):
+    clip = B._check_clip(clip)          # a bad τ fails here, not at the first training step
+    return BoundEstimator("smile", lambda s: B.smile(s, clip), diagnose=lambda s: _clip_diagnosis(s, clip))
+
+
+def _mean_se(v):
+    v = v.double().reshape(-1)
+    return float(v.mean()), (float(v.std() / math.sqrt(v.numel())) if v.numel() > 1 else math.nan)
+
+
+def _clip_diagnosis(scores, clip):
+    """SMILE's value is a DV value only where clipping changes nothing; DV ≤ I holds for any critic (population),
+    the clipped value does not. When clipping moves the held-out value by more than max(3σ, 0.25 nats) the
+    number is the clipping's, not the data's."""
+    if clip is None:
+        return None
+    v, se = _mean_se(B.smile(scores, clip))
+    d, sd = _mean_se(B.dv(scores))
+    frac = float((scores.abs() > clip).double().mean())
+    if abs(v - d) > max(3 * math.hypot(se, sd), 0.25):
+        return (f"SMILE's clipping moves the held-out value: {v:.3f} ± {se:.3f} at τ = {clip:g} against the unclipped "
+                f"DV value {d:.3f} ± {sd:.3f} of the same critic ({100 * frac:.0f} % of the scores lie beyond ±τ); "
+                f"the SMILE value is then not a bound and can sit far from the truth either way. Use more data, a "
+                f"lower bound (estimator='nwj' or 'infonce', reported with its cap), or compare τ values")
+    return None
+
+
+def _cap_diagnosis(scores):
+    """InfoNCE ≤ log M: a held-out value within 0.5 nats of the cap says the truth may be far above it."""
+    v, _ = _mean_se(B.infonce(scores))
+    cap = math.log(scores.shape[-1])
+    if v > cap - 0.5:
+        return (f"InfoNCE reads {v:.3f}, within 0.5 nats of its cap log M = {cap:.3f}: the true MI may be much "
+                f"larger; use more negatives per row (a larger batch) or another estimator")
+    return None
+
+
+def _tuba(y_dim, *, hidden=256, layers=2):
+    return BaselineEstimator("tuba", _need_y_dim(y_dim, "tuba"), hidden=hidden, layers=layers)
+
+
+def _interpolated(y_dim, *, alpha=0.01, hidden=256, layers=2):
+    alpha = B._real(alpha, "alpha")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1]; got {alpha}")
+    return BaselineEstimator("interpolated", _need_y_dim(y_dim, "interpolated"), alpha=alpha, hidden=hidden,
+                             layers=layers)
+
+
+def _need_y_dim(y_dim, name):
+    if y_dim is None:
+        raise ValueError(f"estimator {name!r} needs y_dim for its baseline network")
+    return y_dim
+
+
+#: name -> factory(y_dim, **options); the options a factory takes are its keyword-only parameters
+FACTORIES = {
+    "dv": _bound_factory("dv", B.dv),
+    "mine": _mine,
+    "mine_f": _bound_factory("mine_f", B.nwj),
+    "nwj": _bound_factory("nwj", B.nwj),
+    "infonce": lambda y_dim: BoundEstimator("infonce", B.infonce, diagnose=_cap_diagnosis),
+    "js": _bound_factory("js", B.js),
+    "js_shifted": _bound_factory("js_shifted", B.js_shifted),
+    "smile": _smile,
+    "tuba": _tuba,
+    "interpolated": _interpolated,
+}
+ESTIMATORS = tuple(FACTORIES)
+
+
+def _options(factory):
+    return [p.name for p in inspect.signature(factory).parameters.values() if p.kind is p.KEYWORD_ONLY]
 
 
 def make_estimator(estimator, y_dim: int | None = None, **kwargs) -> Estimator:
-    """An estimator from a name in `ESTIMATORS` or an `Estimator` (returned unchanged).
+    """An estimator from a name in `ESTIMATORS` or an `Estimator` (returned unchanged; then no options).
 
-    kwargs: mine: rate; smile: clip (τ, default 5); interpolated: alpha (default 0.01), hidden, layers;
-    tuba: hidden, layers. tuba and interpolated need y_dim (their baseline network's input).
+    Options per name (anything else is a ValueError naming the accepted ones): mine: rate (0.01);
+    smile: clip (τ, 5); interpolated: alpha (0.01), hidden, layers; tuba: hidden (256), layers (2); the others
+    none. tuba and interpolated need y_dim (their baseline network's input).
     """
     if isinstance(estimator, Estimator):
+        if kwargs:
+            raise ValueError(f"options {sorted(kwargs)} apply to an estimator built by name; got an Estimator "
+                             f"instance ({type(estimator).__name__}): configure it when you construct it")
         return estimator
     if not isinstance(estimator, str):
         raise TypeError(f"estimator must be a name {list(ESTIMATORS)} or an Estimator; got {type(estimator).__name__}")
     key = estimator.lower().replace("-", "_")
-    if key == "mine":
-        return MINE(kwargs.get("rate", 0.01), "dv")
-    if key in ("mine_f", "nwj"):
-        e = BoundEstimator(key, B.nwj)
-        return e
-    if key == "smile":
-        clip = kwargs.get("clip", 5.0)
-        return BoundEstimator("smile", lambda s: B.smile(s, clip))
-    if key in ("dv", "infonce", "js"):
-        return BoundEstimator(key, getattr(B, key))
-    if key in ("tuba", "interpolated"):
-        if y_dim is None:
-            raise ValueError(f"estimator {key!r} needs y_dim for its baseline network")
-        return BaselineEstimator(key, y_dim, **kwargs)
-    raise ValueError(f"unknown estimator {estimator!r}; known: {list(ESTIMATORS)}")
+    if key not in FACTORIES:
+        raise ValueError(f"unknown estimator {estimator!r}; known: {list(ESTIMATORS)}")
+    factory = FACTORIES[key]
+    accepted = _options(factory)
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(f"estimator {key!r} takes the options {accepted or 'none'}; got unknown {unknown}")
+    return factory(y_dim, **kwargs)

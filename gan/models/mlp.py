@@ -4,16 +4,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from divkit.mi.critics import mlp
+
 
 def _mlp(d_in: int, d_out: int, hidden: int, layers: int, act) -> nn.Sequential:
+    # one MLP builder for the project: divkit's (same Linear/activation stack); the toy models need a hidden layer
     if layers < 1 or hidden < 1:
         raise ValueError(f"need layers >= 1 and hidden >= 1, got layers={layers}, hidden={hidden}")
-    mods, d = [], d_in
-    for _ in range(layers):
-        mods += [nn.Linear(d, hidden), act()]
-        d = hidden
-    mods.append(nn.Linear(d, d_out))
-    return nn.Sequential(*mods)
+    return mlp(d_in, d_out, hidden, layers, activation=act)
 
 
 class MLPGenerator(nn.Module):

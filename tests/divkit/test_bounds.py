@@ -20,6 +20,7 @@ SCORE_FNS = {
     "nwj": B.nwj,
     "infonce": B.infonce,
     "js": B.js,
+    "js_shifted": B.js_shifted,
     "tuba": lambda s: B.tuba(s, log_baseline=0.3),
     "interpolated": lambda s: B.interpolated(s, log_baseline=0.3, alpha=0.5),
     "smile": lambda s: B.smile(s, clip=5.0),
@@ -91,7 +92,8 @@ def test_values_match_brute_force(seed):
     assert B.dv(s) == pytest.approx(ref_dv(s), rel=rtol)
     assert B.nwj(s) == pytest.approx(ref_nwj(s), rel=rtol)
     assert B.infonce(s) == pytest.approx(ref_infonce(s), rel=rtol)
-    assert B.js(s) == pytest.approx(ref_nwj(s + 1.0), rel=rtol)
+    assert B.js(s) == pytest.approx(ref_nwj(s), rel=rtol)            # the papers' JS estimator: NWJ(S)
+    assert B.js_shifted(s) == pytest.approx(ref_nwj(s + 1.0), rel=rtol)
     b = np.random.default_rng(seed + 10).normal(size=len(s))
     assert B.tuba(s, b) == pytest.approx(ref_tuba(s, b), rel=rtol)
     assert B.tuba(s, 1.0) == pytest.approx(ref_nwj(s), rel=rtol)  # b = 1 is NWJ
@@ -131,6 +133,7 @@ def test_js_and_smile_follow_the_js_gradient():
     s = _rand_scores(seed=3)
     g_ref = _grad(lambda t: B._js_fgan_torch(t), s)
     assert torch.allclose(_grad(B.js, s), g_ref, rtol=1e-12, atol=1e-14)
+    assert torch.allclose(_grad(B.js_shifted, s), g_ref, rtol=1e-12, atol=1e-14)
     assert torch.allclose(_grad(lambda t: B.smile(t, 5.0), s), g_ref, rtol=1e-12, atol=1e-14)
     # and the JS f-GAN value is the "gan" f-GAN bound
     assert float(B._js_fgan_torch(torch.tensor(s))) == pytest.approx(ref_js_fgan(s), rel=1e-12)
@@ -198,7 +201,7 @@ def test_invariances():
     assert abs(float(B.nwj(s + 1.0)) - float(B.nwj(s))) > 1e-3
 
 
-@pytest.mark.parametrize("name", ["kl", "reverse_kl", "pearson", "squared_hellinger", "gan", "js", "tv", "neyman"])
+@pytest.mark.parametrize("name", dk.names())   # every registered divergence: a new entry is tested at once
 def test_fdiv_lower_bound_matches_terms(name):
     rng = np.random.default_rng(0)
     vp, vq = rng.normal(size=50), rng.normal(size=70)
@@ -239,8 +242,10 @@ def test_dv_lower_bound():
 
 
 def test_bad_input_messages():
+    with pytest.raises(ValueError, match=r"M >= K"):
+        B.dv(np.zeros((4, 3)))
     with pytest.raises(ValueError, match=r"\(\.\.\., K, K\)"):
-        B.dv(np.zeros((3, 4)))
+        B.interpolated(np.zeros((3, 4)))
     with pytest.raises(ValueError, match="K >= 2"):
         B.infonce(np.zeros((1, 1)))
     with pytest.raises(ValueError, match="alpha"):
@@ -264,29 +269,226 @@ def test_js_fgan_term_equals_the_gan_fdiv_bound():
 
 
 def test_nwj_hand_written_gradient():
-    """NWJ is one autograd node with a hand-written backward: check it against finite differences (first and
-    second order), and beyond the tangent cut c the off-diagonal gradient must be −e^c/(K(K−1)), not e^{S−1}."""
+    """NWJ's partition term is one autograd node with a hand-written backward: check it against finite
+    differences (first and second order); below overflow the off-diagonal gradient is −e^{S−1}/(K(K−1)) exactly,
+    beyond it the tangent's −e^C·softmax (finite, non-zero)."""
     t = torch.tensor(np.stack([_rand_scores(seed=i)[:6, :6] for i in range(2)]), requires_grad=True)
     assert torch.autograd.gradcheck(B.nwj, (t,))
     assert torch.autograd.gradgradcheck(B.nwj, (t,))
+    r = torch.tensor(_rand_scores(seed=3)[:4, :6], requires_grad=True)     # rectangular K×M too
+    assert torch.autograd.gradcheck(B.nwj, (r,))
     k = 4
     s = torch.zeros(k, k, dtype=torch.float32)
-    s[0, 1] = 200.0                       # far beyond c = log(finfo(float32).max) − 20 ≈ 68.7
+    s[0, 1] = 80.0                        # in the last 20 nats below float32 overflow: exact, no tangent
     s.requires_grad_()
     B.nwj(s).backward()
-    cut = math.log(torch.finfo(torch.float32).max) - 20.0
-    assert s.grad[0, 1].item() == pytest.approx(-math.exp(cut) / (k * (k - 1)), rel=1e-5)
+    assert s.grad[0, 1].item() == pytest.approx(-math.exp(79.0) / (k * (k - 1)), rel=1e-6)
     assert s.grad[1, 0].item() == pytest.approx(-math.exp(-1.0) / (k * (k - 1)), rel=1e-6)
     assert torch.allclose(s.grad.diagonal(), torch.full((k,), 1.0 / k))
+    s = torch.zeros(k, k, dtype=torch.float32)
+    s[0, 1] = 200.0                       # beyond overflow: value saturated, gradient the tangent's, finite
+    s.requires_grad_()
+    v = B.nwj(s)
+    v.backward()
+    assert v.item() == -torch.finfo(torch.float32).max
+    assert torch.isfinite(s.grad).all()
+    assert s.grad[0, 1].item() == pytest.approx(-torch.finfo(torch.float32).max, rel=1e-5)   # −e^C · softmax ≈ −e^C
+    assert s.grad[1, 0].item() <= 0       # −e^C·e^{−1−lse}: underflows to −0 in float32 here
 
 
-def test_nwj_equals_the_kl_fgan_bound_beyond_the_tangent_cut():
-    """`nwj` inlines kl.q_term's tangent continuation: it must agree with fdiv_lower_bound("kl") there too."""
-    rng = np.random.default_rng(11)
-    s = rng.normal(size=(5, 5)) * 3
-    s[0, 1], s[2, 3] = 150.0, 800.0              # beyond c ≈ 68.7 in float32
-    t = torch.tensor(s, dtype=torch.float32)
-    off = t[~torch.eye(5, dtype=torch.bool)]
-    ref = B.fdiv_lower_bound("kl", t.diagonal(), off)
-    assert torch.isfinite(B.nwj(t))
-    assert B.nwj(t).item() == pytest.approx(ref.item(), rel=1e-5)
+def _mp_nwj(s, shift=0.0):
+    """NWJ(S + shift) of a square matrix in mpmath at 50 digits (the exact value, as an mpf)."""
+    import mpmath
+    mpmath.mp.dps = 50
+    k = len(s)
+    diag = mpmath.fsum(mpmath.mpf(float(s[i, i])) + shift for i in range(k)) / k
+    part = mpmath.fsum(mpmath.exp(mpmath.mpf(float(s[i, j])) + shift - 1) for i in range(k) for j in range(k) if i != j)
+    return diag - part / (k * (k - 1))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_nwj_family_exact_in_the_window_below_overflow(dtype):
+    """issue 11 item 10: nwj, js, js_shifted, tuba exact (mpmath, 50 digits) up to the last representable value,
+    float32 and float64. Tolerance: float32 4 ulps (the partition term is formed in float64 and rounded once,
+    then one subtraction); float64 1e-12 relative, issue 11's floor: exp's condition number at L ≈ 700 is 700,
+    so forming L = logsumexp − log n in float64 costs up to ~700·eps ≈ 1.6e-13 (measured 5.7e-15 at 700)."""
+    import mpmath
+    fmax = torch.finfo(dtype).max
+    log_max = math.log(fmax)
+    rtol = 4 * torch.finfo(dtype).eps if dtype == torch.float32 else 1e-12
+    k = 8
+    rng = np.random.default_rng(0)
+    # the issue's reproducer, then peaks spread over the 20 nats below overflow (and a few in the middle)
+    peaks = [80.0] if dtype == torch.float32 else [700.0]
+    peaks += list(log_max + 1.0 + np.log(k * (k - 1)) - rng.uniform(0.05, 22.0, 12))
+    for peak in peaks:
+        s = rng.normal(size=(k, k))
+        s[0, 1] = peak
+        s[3, 2] = peak - rng.uniform(0, 3)
+        t = torch.tensor(s, dtype=dtype)
+        s = t.double().numpy()                                   # the exact dtype inputs
+        for name, fn, shift in [("nwj", B.nwj, 0.0), ("js", B.js, 0.0), ("js_shifted", B.js_shifted, 1.0),
+                                ("tuba", lambda x: B.tuba(x, 0.0), 1.0)]:
+            exact = _mp_nwj(s, shift)
+            got = fn(t)
+            assert got.dtype == dtype
+            if abs(exact) <= fmax:
+                assert float(got) == pytest.approx(float(exact), rel=rtol), (name, peak)
+            else:                                                # not representable: saturated, finite
+                assert float(got) == -fmax, (name, peak, float(exact))
+    # the issue's reproducer in numbers: float32 8×8 zeros with S[0, 1] = 80 is −e^79/56 = −3.64e32
+    s = torch.zeros(8, 8, dtype=torch.float32)
+    s[0, 1] = 80.0
+    if dtype == torch.float32:
+        assert float(B.nwj(s)) == pytest.approx(-math.exp(79) / 56, rel=1e-6)
+    del mpmath
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 9), st.integers(0, 4), st.floats(-30.0, 30.0), st.floats(0.0, 800.0),
+       st.sampled_from([torch.float32, torch.float64]), st.integers(0, 2**31 - 1))
+def test_nwj_against_mpmath_over_wide_ranges(k, extra_cols, loc, spread, dtype, seed):
+    """Random scores (normal, spread up to 800 around loc; rectangular K×M as well) against mpmath:
+    exact where representable, saturated at −finfo.max otherwise; never NaN or −inf."""
+    import mpmath
+    mpmath.mp.dps = 50
+    m = k + extra_cols
+    rng = np.random.default_rng(seed)
+    t = torch.tensor(loc + spread * rng.uniform(-1, 1, (k, m)), dtype=dtype)
+    s = t.double().numpy()
+    diag = mpmath.fsum(mpmath.mpf(float(s[i, i])) for i in range(k)) / k
+    part = mpmath.fsum(mpmath.exp(mpmath.mpf(float(s[i, j])) - 1) for i in range(k) for j in range(m) if i != j)
+    exact = diag - part / (k * m - k)
+    got = float(B.nwj(t))
+    fmax = torch.finfo(dtype).max
+    if abs(exact) <= fmax * (1 - 1e-6):
+        # relative to the largest term (the diagonal mean itself carries its own rounding): float32 8 ulps
+        # (float64 internally, rounded once); float64 1e-12 (exp's condition number |L| ≤ 710, see above)
+        scale = max(abs(float(diag)), float(part / (k * m - k)), 1e-300)
+        tol = 8 * torch.finfo(dtype).eps if dtype == torch.float32 else 1e-12
+        assert abs(got - float(exact)) <= tol * scale, (got, float(exact))
+    else:
+        assert got == -fmax
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_infinite_scores_give_the_limit_never_nan(dtype):
+    """±inf scores: a +inf negative makes every bound −inf (the partition term is infinite); a −inf joint score
+    too; −inf negatives drop out (e^{−inf} = 0). Never NaN (issue 11: infonce/js/smile returned NaN)."""
+    inf = math.inf
+    k = 4
+    base = torch.tensor(_rand_scores(k=k, seed=9), dtype=dtype)
+    cases = []
+    s = base.clone(); s[0, 1] = inf; cases.append(("posinf negative", s, -inf))
+    s = base.clone(); s[2, 2] = -inf; cases.append(("neginf joint", s, -inf))
+    s = base.clone(); s[0, 0] = inf; s[0, 1] = inf; cases.append(("inf - inf", s, -inf))
+    s = base.clone(); s[:, :] = -inf; cases.append(("all -inf", s, -inf))
+    for what, s, want in cases:
+        for name, fn in SCORE_FNS.items():
+            if name == "smile" and what in ("posinf negative", "inf - inf"):
+                continue                                   # clipped: finite, checked below
+            v = fn(s)
+            assert not torch.isnan(v), (what, name)
+            assert float(v) == want, (what, name, float(v))
+    s = base.clone(); s[0, 1] = inf
+    assert torch.isfinite(B.smile(s, 5.0)) and float(B.smile(s, None)) == -inf
+    # −inf negatives drop out exactly
+    s = base.clone(); s[1, 3] = -inf
+    off = [(i, j) for i in range(k) for j in range(k) if i != j and (i, j) != (1, 3)]
+    part = sum(math.exp(float(base[i, j])) for i, j in off)
+    dv_exact = float(base.diagonal().double().mean()) - math.log(part / (k * (k - 1)))
+    assert float(B.dv(s)) == pytest.approx(dv_exact, rel=1e-5)
+    # a lone +inf joint score: DV, NWJ +inf; its InfoNCE row term → 0 (the limit)
+    s = base.clone(); s[1, 1] = inf
+    assert float(B.dv(s)) == inf and float(B.nwj(s)) == inf
+    rows = [0.0 if i == 1 else float(base[i, i]) - math.log(sum(math.exp(float(base[i, j])) for j in range(k)))
+            for i in range(k)]
+    assert float(B.infonce(s)) == pytest.approx(np.mean(rows) + math.log(k), rel=1e-5)
+    nan = base.clone(); nan[0, 1] = math.nan
+    assert torch.isnan(B.dv(nan))                          # NaN in, NaN out: never invented, never hidden
+
+
+def test_smile_clip_must_be_positive():
+    s = _rand_scores()
+    for bad in (-1.0, 0.0, math.nan):
+        with pytest.raises(ValueError, match="clip"):
+            B.smile(s, clip=bad)
+    with pytest.raises(TypeError, match="clip"):
+        B.smile(s, clip="5")
+    assert B.smile(s, clip=math.inf) == pytest.approx(float(B.smile(s, None)), rel=1e-12)
+
+
+# ---- K×M score matrices and joint masks (issue 17 item 4) -----------------------------------------------
+
+def _ref_rect(s, mask):
+    """Brute force over a boolean layout: joint = mask True, negatives = mask False (loops, float64)."""
+    pos = [s[i, j] for i in range(s.shape[0]) for j in range(s.shape[1]) if mask[i, j]]
+    neg = [s[i, j] for i in range(s.shape[0]) for j in range(s.shape[1]) if not mask[i, j]]
+    sp = lambda x: np.logaddexp(0.0, x)
+    out = dict(dv=np.mean(pos) - math.log(np.mean(np.exp(neg))),
+               nwj=np.mean(pos) - np.mean(np.exp(np.array(neg) - 1.0)),
+               js_fgan=np.mean(-sp(-np.array(pos))) - np.mean(sp(np.array(neg))),
+               smile=np.mean(pos) - math.log(np.mean(np.exp(np.clip(neg, -1.5, 1.5)))))
+    rows = [sum(s[i, j] for j in range(s.shape[1]) if mask[i, j]) - math.log(np.sum(np.exp(s[i])))
+            for i in range(s.shape[0])]
+    out["infonce"] = np.mean(rows) + math.log(s.shape[1])
+    return out
+
+
+@pytest.mark.parametrize("k,m", [(3, 3), (4, 9), (5, 64), (2, 7)])
+def test_rectangular_scores_match_brute_force(k, m):
+    s = np.random.default_rng(k * m).normal(0, 2, (k, m))
+    ref = _ref_rect(s, np.eye(k, m, dtype=bool))
+    rtol = 1e-10
+    assert B.dv(s) == pytest.approx(ref["dv"], rel=rtol)
+    assert B.nwj(s) == pytest.approx(ref["nwj"], rel=rtol)
+    assert B.js(s) == pytest.approx(ref["nwj"], rel=rtol)
+    assert B.smile(s, 1.5) == pytest.approx(ref["smile"], rel=rtol)
+    assert B.infonce(s) == pytest.approx(ref["infonce"], rel=rtol)
+    assert float(B._js_fgan_torch(torch.tensor(s))) == pytest.approx(ref["js_fgan"], rel=rtol)
+    b = np.random.default_rng(1).normal(size=m)
+    shifted = s - b[None, :]
+    assert B.tuba(s, b) == pytest.approx(1 + _ref_rect(shifted + 1, np.eye(k, m, dtype=bool))["nwj"] - 1, rel=rtol)
+
+
+def test_joint_mask_matches_brute_force_and_tfp_convention():
+    """A mask with the positive anywhere in the row (TFP's ``joint_sample_mask``), and several joint pairs."""
+    rng = np.random.default_rng(3)
+    k, m = 4, 10
+    s = rng.normal(0, 2, (k, m))
+    mask = np.zeros((k, m), dtype=bool)
+    mask[np.arange(k), rng.integers(0, m, k)] = True          # one positive per row, at a random column
+    ref = _ref_rect(s, mask)
+    for name in ("dv", "nwj", "infonce", "smile"):
+        fn = (lambda x, joint_mask: B.smile(x, 1.5, joint_mask=joint_mask)) if name == "smile" else getattr(B, name)
+        assert fn(s, joint_mask=mask) == pytest.approx(ref[name], rel=1e-10), name
+        assert fn(torch.tensor(s), joint_mask=torch.tensor(mask)).item() == pytest.approx(ref[name], rel=1e-10)
+    # the default layout is the mask eye(K, M)
+    assert B.nwj(s, joint_mask=np.eye(k, m, dtype=bool)) == pytest.approx(float(B.nwj(s)), rel=1e-14)
+    # several joint pairs per row: fine for every bound but InfoNCE
+    two = mask.copy()
+    two[0, (np.argmax(mask[0]) + 1) % m] = True
+    assert B.dv(s, joint_mask=two) == pytest.approx(_ref_rect(s, two)["dv"], rel=1e-10)
+    with pytest.raises(ValueError, match="exactly one True"):
+        B.infonce(s, joint_mask=two)
+    with pytest.raises(TypeError, match="boolean"):
+        B.nwj(s, joint_mask=mask.astype(int))
+    with pytest.raises(ValueError, match="joint_mask must have shape"):
+        B.nwj(s, joint_mask=mask[:, :5])
+    with pytest.raises(ValueError, match="at least one True"):
+        B.dv(s, joint_mask=np.zeros((k, m), dtype=bool))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 6), st.integers(0, 60), st.floats(0.1, 300.0), st.integers(0, 2**31 - 1))
+def test_infonce_cap_is_log_m(k, extra, spread, seed):
+    """InfoNCE ≤ log M for every K×M input (M − 1 negatives per row), as rounded in float32 and float64; the cap
+    is reached when the positives dominate their rows."""
+    m = k + extra
+    s = np.random.default_rng(seed).uniform(-spread, spread, (k, m))
+    for dt in (np.float32, np.float64):
+        v = B.infonce(s.astype(dt))
+        assert v <= np.asarray(math.log(m), dtype=dt)
+    dominant = np.full((k, m), -50.0)
+    dominant[np.arange(k), np.arange(k)] = 50.0
+    assert B.infonce(dominant) == pytest.approx(math.log(m), abs=1e-12)

@@ -48,11 +48,13 @@ def test_seeded_runs_leave_the_callers_global_rng_alone():
     assert dk.mi.estimate(x, y, seed=1, **small).value == a.value
 
 
-@pytest.mark.parametrize("name", ["mine", "nwj", "infonce", "js", "dv"])
+@pytest.mark.parametrize("name", ["mine", "nwj", "infonce", "js", "js_shifted", "dv"])
 def test_estimators_train_on_a_small_problem(name):
     x, y = dk.mi.correlated_gaussians(2, 1.0, 3000, seed=1)
     res = dk.mi.estimate(x, y, estimator=name, seed=1, **SMALL)
-    assert 0.6 < res.value < 1.0 + 4 * res.stderr + (0.15 if name == "dv" else 0.0), (name, res.value)
+    # js reports NWJ(S) at a critic trained towards S = log r: 1/e below the truth there (the papers' estimator)
+    low = 0.6 - (1 / math.e if name == "js" else 0.0)
+    assert low < res.value < 1.0 + 4 * res.stderr + (0.15 if name == "dv" else 0.0), (name, res.value)
 
 
 def test_concat_critic_and_baselines_run():
@@ -105,10 +107,10 @@ def test_bad_inputs():
     x = np.zeros((100, 2))
     with pytest.raises(ValueError, match="same number of pairs"):
         dk.mi.estimate(x, np.zeros((99, 2)), steps=1)
-    with pytest.raises(ValueError, match="too few samples"):
+    with pytest.raises(ValueError, match="too few pairs"):
         dk.mi.estimate(x, x, steps=1, batch_size=64)
     with pytest.raises(ValueError, match="known"):
-        dk.mi.estimate(np.zeros((400, 2)), np.zeros((400, 2)), estimator="bogus", steps=1)
+        dk.mi.estimate(np.zeros((1000, 2)), np.zeros((1000, 2)), estimator="bogus", steps=1)
     with pytest.raises(ValueError, match="same dimension"):
         dk.estimate_divergence(np.zeros((50, 2)), np.zeros((50, 3)), "kl", steps=1)
 
@@ -145,3 +147,133 @@ def test_fit_default_adam_is_fused_where_supported_and_follows_the_same_rule():
                               progress=False))
     np.testing.assert_allclose(runs[0], runs[1], rtol=1e-9, atol=1e-12)  # float64: only the rounding order differs
     assert runs[0][-1] > runs[0][0]  # and it trains
+
+
+# ---- held-out model selection (issue 17 item 1) and bad input (issue 18 item 5) -------------------------
+
+TINY = dict(critic_kwargs=dict(hidden=16, embed_dim=4), batch_size=32, lr=2e-3, progress=False)
+
+
+def test_selection_keeps_the_best_validation_critic_and_reports_the_test_split():
+    x, y = dk.mi.correlated_gaussians(2, 1.0, 2000, seed=5)
+    res = dk.mi.estimate(x, y, steps=300, eval_every=50, seed=0, **TINY)
+    assert res.validation.shape == (6,) and list(res.validation_steps) == [50, 100, 150, 200, 250, 300]
+    assert res.best_step == res.validation_steps[np.argmax(res.validation)]
+    assert res.stopped_step == 300 and res.history.shape == (300,) and res.diverged_step is None
+    assert res.n_eval_batches == 400 // 32                      # the test split: 20 % of 2000, batches of K = 32
+    assert np.isfinite(res.train_value) and res.train_stderr > 0
+    # the returned critic is the selected one: re-evaluating it on the validation split gives the best value
+    gen = torch.Generator().manual_seed(0)
+    perm = torch.randperm(2000, generator=gen)
+    va = perm[1200:1600]
+    est = dk.mi.make_estimator("smile")
+    with torch.no_grad():
+        vals = [float(est.evaluate(res.critic(x[va][i:i + 32], y[va][i:i + 32]))) for i in range(0, 384, 32)]
+    assert np.mean(vals) == pytest.approx(res.validation.max(), rel=1e-6)
+
+
+def test_patience_stops_early():
+    x, y = dk.mi.correlated_gaussians(2, 1.0, 1000, seed=6)
+    res = dk.mi.estimate(x, y, steps=5000, eval_every=20, patience=2, seed=0, **TINY)
+    assert res.stopped_step < 5000 and res.history.shape == (res.stopped_step,)
+    assert res.stopped_step == res.validation_steps[-1]
+    assert res.stopped_step - res.best_step == 2 * 20          # two evaluations without improvement
+
+
+def test_overfitting_warns_naming_the_gap_and_the_remedies():
+    """A big critic, 240 training pairs, many steps: the training estimate runs away from the held-out one."""
+    x, y = dk.mi.correlated_gaussians(10, 2.0, 400, seed=7)
+    with pytest.warns(dk.mi.OverfitWarning, match=r"gap of .* nats.*more data, fewer steps.*smaller critic"):
+        res = dk.mi.estimate(x, y, steps=600, batch_size=32, lr=2e-3, eval_every=50, progress=False,
+                             critic_kwargs=dict(hidden=128, embed_dim=16))
+    assert res.train_value - res.value > 0.1 and "overfits" in res.warning
+    assert res.value <= 2.0 + 4 * res.stderr                  # the held-out value is not the runaway one
+
+
+def test_a_diverged_run_is_flagged_or_raises_never_minus_inf():
+    x, y = dk.mi.correlated_gaussians(2, 1.0, 2000, seed=8)
+    with pytest.raises(FloatingPointError, match="diverged.*lower lr"):
+        dk.mi.estimate(x, y, estimator="nwj", lr=1e3, steps=200, eval_every=100, **{k: v for k, v in TINY.items() if k != "lr"})
+    with pytest.warns(dk.mi.DivergedWarning, match="non-finite at step"):
+        res = dk.mi.estimate(x, y, estimator="nwj", lr=1e3, steps=200, eval_every=1,
+                             **{k: v for k, v in TINY.items() if k != "lr"})
+    assert res.diverged_step is not None and np.isfinite(res.value) and np.isfinite(res.stderr)
+    assert res.stopped_step == res.diverged_step + 1 < 200
+
+
+def test_progress_shows_training_and_validation(capsys):
+    x, y = dk.mi.correlated_gaussians(2, 0.5, 1000, seed=0)
+    dk.mi.estimate(x, y, steps=60, eval_every=20, **{**TINY, "progress": True})
+    err = capsys.readouterr().err
+    assert "train=" in err and "val=" in err and "best=" in err
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(steps=-1), "steps must be an integer >= 1"),
+    (dict(steps=0), "steps must be an integer >= 1"),
+    (dict(steps=2.5), "steps must be an integer"),
+    (dict(lr=0.0), "lr must be a finite number > 0"),
+    (dict(lr=float("nan")), "lr must be a finite number > 0"),
+    (dict(batch_size=1), "batch_size must be an integer >= 2"),
+    (dict(patience=0), "patience must be an integer >= 1"),
+    (dict(eval_every=0), "eval_every must be an integer >= 1"),
+    (dict(val_fraction=0.0), "val_fraction must lie in"),
+    (dict(val_fraction=0.5, test_fraction=0.5), "must be < 1"),
+    (dict(max_val_batches=0), "max_val_batches"),
+    (dict(estimator="smile", estimator_kwargs=dict(clip=-1.0)), "clip"),
+])
+def test_estimate_rejects_bad_arguments_naming_them(kwargs, match):
+    x, y = dk.mi.correlated_gaussians(2, 0.5, 1000, seed=0)
+    with pytest.raises(ValueError, match=match):
+        dk.mi.estimate(x, y, **{"steps": 5, **kwargs})
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_estimate_rejects_non_finite_data(bad):
+    x, y = dk.mi.correlated_gaussians(2, 0.5, 1000, seed=0)
+    x[3, 1] = bad
+    with pytest.raises(ValueError, match=r"x holds NaN or inf in 1 of its 1000 rows"):
+        dk.mi.estimate(x, y, steps=5)
+    with pytest.raises(ValueError, match=r"samples_q holds NaN or inf"):
+        dk.estimate_divergence(y, x, "kl", steps=5)
+    with pytest.raises(ValueError, match="lr"):
+        dk.estimate_divergence(y, y, "kl", steps=5, lr=-1.0)
+
+
+def test_estimate_divergence_selects_on_validation_too():
+    rng = np.random.default_rng(0)
+    p, q = rng.normal(1.0, 1.0, (3000, 1)), rng.normal(0.0, 1.0, (3000, 1))
+    res = dk.estimate_divergence(p, q, "kl", steps=200, eval_every=50, seed=0, progress=False)
+    assert res.validation.shape == (4,) and res.best_step == res.validation_steps[np.argmax(res.validation)]
+    assert res.value <= 0.5 + 3 * res.stderr and np.isfinite(res.train_value)
+
+
+def test_a_run_still_improving_at_the_end_warns():
+    """Too few steps at a tiny lr on plenty of data: the validation bound is still climbing when training ends."""
+    x, y = dk.mi.correlated_gaussians(2, 1.0, 4000, seed=9)
+    with pytest.warns(dk.mi.ConvergenceWarning, match="still rising.*use more steps"):
+        res = dk.mi.estimate(x, y, steps=200, eval_every=20, **{**TINY, "lr": 3e-4})
+    assert res.best_step >= res.validation_steps[-2]
+    # and a converged run does not: the same data, enough steps at a working lr
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", dk.mi.ConvergenceWarning)
+        dk.mi.estimate(x, y, steps=600, eval_every=50, **TINY)
+
+
+def test_more_negatives_lift_infonce():
+    """K = 16 with 112 extra negatives: InfoNCE's cap is log 128 instead of log 16 = 2.77, and its bias at a
+    3-nat MI shrinks: measured 2.10 (square) against 2.68 (K×128) held out, seed 0; the check asks for +0.3
+    (the stderrs are ~0.03), and the wide value stays a lower bound (≤ truth + 4σ)."""
+    x, y = dk.mi.correlated_gaussians(2, 3.0, 6000, seed=10)
+    kw = dict(critic_kwargs=dict(hidden=32, embed_dim=8), batch_size=16, lr=2e-3, progress=False, steps=500)
+    sq = dk.mi.estimate(x, y, estimator="infonce", seed=0, **kw)
+    wide = dk.mi.estimate(x, y, estimator="infonce", negatives=112, seed=0, **kw)
+    assert sq.value <= math.log(16) + 1e-6
+    assert wide.value > sq.value + 0.3 and wide.value <= 3.0 + 4 * wide.stderr
+    for name in ("mine", "nwj", "smile", "tuba"):              # every K×M-capable estimator trains with it
+        r = dk.mi.estimate(x, y, estimator=name, negatives=16, seed=0, **{**kw, "steps": 60},
+                           **({"estimator_kwargs": dict(hidden=8)} if name == "tuba" else {}))
+        assert np.isfinite(r.value), name
+    with pytest.raises(ValueError, match="square only"):
+        dk.mi.estimate(x, y, estimator="interpolated", negatives=4, estimator_kwargs=dict(hidden=8), **kw)

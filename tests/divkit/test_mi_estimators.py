@@ -136,3 +136,50 @@ def test_bad_names_list_the_known_ones():
         MINE(rate=0.0)
     with pytest.raises(ValueError, match="y_dim"):
         make_estimator("tuba")
+
+
+def test_make_estimator_rejects_options_it_does_not_take():
+    """issue 11: make_estimator silently dropped unknown options (smile(tau=1) ran with τ = 5)."""
+    with pytest.raises(ValueError, match=r"'smile' takes the options \['clip'\]; got unknown \['tau'\]"):
+        make_estimator("smile", tau=1.0)
+    with pytest.raises(ValueError, match="takes the options none"):
+        make_estimator("infonce", clip=1.0)
+    with pytest.raises(ValueError, match="Estimator instance"):
+        make_estimator(MINE(), rate=0.5)
+    with pytest.raises(ValueError, match="clip"):
+        make_estimator("smile", clip=-1.0)                      # validated when built, not at the first step
+    with pytest.raises(ValueError, match="alpha"):
+        make_estimator("interpolated", y_dim=2, alpha=2.0)
+    assert make_estimator("mine", rate=0.5).rate == 0.5
+    s = torch.randn(6, 6, dtype=torch.float64)
+    assert make_estimator("smile", clip=1.0).evaluate(s) == dk.bounds.smile(s, 1.0)
+
+
+def test_every_name_has_a_factory_and_js_is_the_papers_one():
+    assert set(dk.mi.ESTIMATORS) == set(dk.mi.estimators.FACTORIES)
+    s = torch.randn(6, 6, dtype=torch.float64)
+    assert make_estimator("js").evaluate(s) == dk.bounds.nwj(s)            # NWJ(S), Song & Ermon's js_lower_bound
+    assert make_estimator("js_shifted").evaluate(s).item() == pytest.approx(dk.bounds.nwj(s + 1.0).item(), rel=1e-14)
+
+
+def test_gan_toy_models_use_the_one_mlp_builder():
+    """issue 11 "one MLP builder": gan's toy MLPs are divkit's `mlp` (same layers, same seeded weights)."""
+    from gan.models.mlp import MLPCritic
+    torch.manual_seed(0)
+    crit = MLPCritic(in_dim=2, hidden=8, layers=2)
+    torch.manual_seed(0)
+    ref = dk.mi.mlp(2, 1, 8, 2, activation=lambda: torch.nn.LeakyReLU(0.2))
+    assert [type(m) for m in crit.net] == [type(m) for m in ref]
+    for a, b in zip(crit.state_dict().values(), ref.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_mine_on_rectangular_scores():
+    """K×M scores (M − 1 negatives per row): the reported value is DV, and with rate 1 the surrogate's gradient is
+    DV's gradient exactly, as on square batches."""
+    s = torch.randn(5, 12, dtype=torch.float64, requires_grad=True)
+    out = MINE(rate=1.0)(s)
+    assert torch.isclose(out.value, dk.bounds.dv(s.detach()))
+    g_sur, = torch.autograd.grad(out.surrogate, s)
+    g_dv, = torch.autograd.grad(dk.bounds.dv(s), s)
+    torch.testing.assert_close(g_sur, g_dv, rtol=1e-12, atol=1e-14)
