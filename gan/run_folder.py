@@ -1,0 +1,184 @@
+"""The run folder's contract: one writer at a time, nothing overwritten unasked, logs that match the checkpoint.
+
+Layout of a run folder (docs/gan.md, "Run folders"):
+
+- ``config.json``: the resolved `TrainConfig` (rewritten on resume with the fields that may change);
+- ``checkpoint.pt``: the latest checkpoint (atomic; it also carries the config and the cumulative seconds);
+- ``metrics.jsonl``: one strict-JSON object per logged step, ``{"step", "loss_d", "loss_g", "seconds"}``;
+  every other ``*.jsonl`` step log (records with a ``"step"``) follows the same rules;
+- ``resumes.jsonl``: one line per resume (step, fields changed) — an event log, never truncated;
+- ``summary.json``: the final metrics, written once the run has finished;
+- ``samples_<step>.png``, ``samples.png``, ``samples.npy``: pictures and final samples;
+- ``.lock``: held (``flock``) by the process writing the folder.
+
+Rules (`prepare`):
+
+1. a new run needs an empty (or missing) folder; ``overwrite=True`` first deletes the files a run writes;
+2. ``resume=True`` needs ``checkpoint.pt``; every step log is truncated (atomically) to the checkpoint's step, so
+   a run killed at any moment and resumed writes the same lines as the uninterrupted run; ``summary.json``
+   is removed until the run finishes again;
+3. a second writer (another process holding the lock) is refused.
+
+Every file is strict JSON (`dumps`): a non-finite float is written as ``null``, never as ``NaN``.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+try:  # POSIX; on other systems the folder is not locked
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
+
+LOCK = ".lock"
+CHECKPOINT = "checkpoint.pt"
+EVENT_LOGS = ("resumes.jsonl",)
+# what a run writes: deleted by overwrite=True (other files in the folder are left alone)
+OUTPUT_PATTERNS = ("config.json", "*.jsonl", CHECKPOINT, "summary.json", "samples*.png", "samples*.npy",
+                   "mode_classifier.pt", ".checkpoint.pt.*.tmp")
+
+
+class RunFolderError(ValueError):
+    """The run folder cannot be used as asked (not empty, no checkpoint to resume, locked, not writable)."""
+
+
+def finite_or_none(obj):
+    """`obj` with every non-finite float (NaN, ±inf) replaced by None, recursively through dicts/lists/tuples."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_none(v) for v in obj]
+    return obj
+
+
+def dumps(obj, **kw) -> str:
+    """Strict JSON (RFC 8259): non-finite floats become null; `json.dumps(allow_nan=False)` guards the rest."""
+    return json.dumps(finite_or_none(obj), allow_nan=False, **kw)
+
+
+def write_text_atomic(path, text: str) -> None:
+    """Write `text` to `path` through a uniquely named temporary file in the same folder and `os.replace`."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+class RunLock:
+    """An exclusive, non-blocking `flock` on ``<out>/.lock``; released when closed or when the process dies
+    (SIGKILL included), so a killed run never leaves a stale lock."""
+
+    def __init__(self, out: Path):
+        self.path = Path(out) / LOCK
+        self.fh = open(self.path, "a+", encoding="utf-8")
+        if fcntl is None:  # pragma: no cover
+            return
+        try:
+            fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.seek(0)
+            pid = self.fh.read().strip() or "?"
+            self.fh.close()
+            raise RunFolderError(f"{out} is being written by another training (pid {pid}); wait for it to end or "
+                                 f"choose another --out") from None
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(str(os.getpid()))
+        self.fh.flush()
+
+    def close(self) -> None:
+        if not self.fh.closed:
+            self.fh.close()  # closing the descriptor releases the flock
+
+
+def _entries(out: Path) -> list[str]:
+    return sorted(p.name for p in out.iterdir() if p.name != LOCK)
+
+
+def _remove_outputs(out: Path) -> None:
+    for pattern in OUTPUT_PATTERNS:
+        for p in out.glob(pattern):
+            if p.is_file():
+                p.unlink()
+
+
+def prepare(out, resume: bool = False, overwrite: bool = False) -> RunLock:
+    """Create/lock the run folder `out` for writing under the rules above; returns the held `RunLock`.
+
+    Raises RunFolderError (a ValueError) with a one-line message saying what to do instead.
+    """
+    out = Path(out)
+    if resume and overwrite:
+        raise RunFolderError("resume and overwrite exclude each other: resume continues the run in the folder, "
+                             "overwrite deletes it")
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(f"--out {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(out)
+    except OSError as exc:
+        raise RunFolderError(f"cannot write to the run folder {out}: {exc.strerror or exc}") from None
+    try:
+        if resume:
+            if not (out / CHECKPOINT).is_file():
+                raise RunFolderError(f"nothing to resume in {out}: no {CHECKPOINT} there (a mistyped --out? a run "
+                                     f"killed before its first checkpoint is started again with --overwrite)")
+        elif overwrite:
+            _remove_outputs(out)
+        elif _entries(out):
+            shown = ", ".join(_entries(out)[:4]) + (", …" if len(_entries(out)) > 4 else "")
+            raise RunFolderError(f"--out {out} is not empty ({shown}): pass --resume to continue the run there, "
+                                 f"--overwrite to replace it, or choose a new folder")
+    except BaseException:
+        lock.close()
+        raise
+    return lock
+
+
+def step_logs(out) -> list[Path]:
+    """The folder's step logs: every ``*.jsonl`` but the event logs."""
+    return sorted(p for p in Path(out).glob("*.jsonl") if p.name not in EVENT_LOGS)
+
+
+def truncate_logs(out, step: int) -> dict[str, int]:
+    """Drop every record with ``"step" > step`` (and a torn last line) from each step log, atomically per file.
+    Returns {file name: lines dropped}."""
+    dropped = {}
+    for path in step_logs(out):
+        keep, n = [], 0
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:  # a line torn by a kill
+                n += 1
+                continue
+            if isinstance(rec, dict) and isinstance(rec.get("step"), int) and rec["step"] > step:
+                n += 1
+                continue
+            keep.append(line)
+        if n:
+            write_text_atomic(path, "".join(x + "\n" for x in keep))
+            dropped[path.name] = n
+    return dropped
+
+
+def append_event(out, name: str, record: dict) -> None:
+    """Append one strict-JSON line to the event log `name` (e.g. resumes.jsonl)."""
+    with open(Path(out) / name, "a", encoding="utf-8") as fh:
+        fh.write(dumps(record) + "\n")
