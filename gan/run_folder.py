@@ -111,7 +111,9 @@ def _entries(out: Path) -> list[str]:
     return sorted(p.name for p in out.iterdir() if p.name != LOCK)
 
 
-def _remove_outputs(out: Path) -> None:
+def remove_outputs(out) -> None:
+    """Delete the files a run writes in `out` (OUTPUT_PATTERNS; other files stay); nothing if `out` is missing."""
+    out = Path(out)
     for pattern in OUTPUT_PATTERNS:
         for p in out.glob(pattern):
             if p.is_file():
@@ -140,7 +142,7 @@ def prepare(out, resume: bool = False, overwrite: bool = False) -> RunLock:
                 raise RunFolderError(f"nothing to resume in {out}: no {CHECKPOINT} there (a mistyped --out? a run "
                                      f"killed before its first checkpoint is started again with --overwrite)")
         elif overwrite:
-            _remove_outputs(out)
+            remove_outputs(out)
         elif _entries(out):
             shown = ", ".join(_entries(out)[:4]) + (", …" if len(_entries(out)) > 4 else "")
             raise RunFolderError(f"--out {out} is not empty ({shown}): pass --resume to continue the run there, "
