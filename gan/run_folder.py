@@ -17,7 +17,8 @@ Rules (`prepare`):
 2. ``resume=True`` needs ``checkpoint.pt``; every step log is truncated (atomically) to the checkpoint's step, so
    a run killed at any moment and resumed writes the same lines as the uninterrupted run; ``summary.json``
    is removed until the run finishes again;
-3. a second writer (another process holding the lock) is refused.
+3. a second writer (another process holding the lock) is refused; temporary files left by a writer killed
+   mid-write (``.<name>.<pid>.<random>.tmp``) are deleted once the lock is held.
 
 Every file is strict JSON (`dumps`): a non-finite float is written as ``null``, never as ``NaN``.
 """
@@ -40,7 +41,7 @@ CHECKPOINT = "checkpoint.pt"
 EVENT_LOGS = ("resumes.jsonl",)
 # what a run writes: deleted by overwrite=True (other files in the folder are left alone)
 OUTPUT_PATTERNS = ("config.json", "*.jsonl", CHECKPOINT, "summary.json", "samples*.png", "samples*.npy",
-                   "mode_classifier.pt", ".checkpoint.pt.*.tmp")
+                   "mode_classifier.pt")
 
 
 class RunFolderError(ValueError):
@@ -137,6 +138,9 @@ def prepare(out, resume: bool = False, overwrite: bool = False) -> RunLock:
     except OSError as exc:
         raise RunFolderError(f"cannot write to the run folder {out}: {exc.strerror or exc}") from None
     try:
+        # temporary files left by a writer killed mid-write (we hold the lock: no writer is alive)
+        for p in out.glob(".*.*.tmp"):
+            p.unlink(missing_ok=True)
         if resume:
             if not (out / CHECKPOINT).is_file():
                 raise RunFolderError(f"nothing to resume in {out}: no {CHECKPOINT} there (a mistyped --out? a run "
