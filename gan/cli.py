@@ -64,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="delete the run in a non-empty OUT and start again (without it, a non-empty OUT is "
                            "refused)")
     t.add_argument("--threads", type=_positive_int, default=None, metavar="N",
-                   help="torch CPU threads (default: 1 for the 2-D MLP models, else the cores, at most 8)")
+                   help="torch CPU threads (default: the checkpoint's count on --resume; else 1 for the 2-D MLP "
+                        "models, else the free cores, at most 8)")
     t.add_argument("--print-config", action="store_true",
                    help="print the resolved config as TOML (readable by --config) and exit without training")
     t.add_argument("--stop-after", type=int, default=None,
@@ -177,7 +178,8 @@ def _run(parser, args) -> int:
             print(to_toml(cfg), end="")
             return 0
         tr = Trainer(cfg, resume=args.resume, overwrite=args.overwrite)
-        set_threads(args.threads or auto_threads(cfg, tr.data.shape))
+        # a resumed run keeps the checkpoint's thread count (CPU results are bit-identical per count)
+        set_threads(args.threads or tr.saved_threads or auto_threads(cfg, tr.data.shape))
         try:
             summary = tr.fit(stop_after=args.stop_after)
         except (NonFiniteLossError, OSError) as exc:  # a failure of the run itself (a full disk): status 1

@@ -4,10 +4,13 @@ torch starts one intra-op thread per core. The 2-D MLP models do microsecond-siz
 width 128), where waking and synchronising threads costs more than the product: on a loaded 2-core machine
 100 ring8 steps took 25.9 s with the default threads and 0.73 s with one (issue 18; `bench/bench_gan.py`
 prints the ratio on the machine at hand). Convolutional image models have enough work per op to use the
-cores. Under torchrun the cores are shared by the processes of a node.
+cores — the cores that are free: on an oversubscribed machine (load average ≥ cores) every extra thread
+waits for a core, and one thread was 9× faster for a small DCGAN at load 15 on 2 cores. Under torchrun the
+cores are shared by the processes of a node.
 
 Results on the CPU are deterministic for a given thread count; a run resumed with another count is not
-guaranteed bit-identical (the reduction order of a matrix product may change).
+guaranteed bit-identical (the reduction order of a matrix product may change), so checkpoints record the
+count and `python -m gan train --resume` reuses it unless --threads is given.
 """
 from __future__ import annotations
 
@@ -21,14 +24,18 @@ MLP_ONE_THREAD_MACS = 256 * 512 * 512
 
 
 def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the OS says), divided among torchrun's local
-    processes."""
+    """Free cores for this process: its CPU affinity (where the OS says) less the 1-minute load average,
+    divided among torchrun's local processes; at least 1."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - no load average on this OS
+        busy = 0.0
     local = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
-    return max(1, cores // max(1, local))
+    return max(1, int(cores - busy) // max(1, local))
 
 
 def auto_threads(config, data_shape) -> int:

@@ -190,6 +190,7 @@ class Trainer:
         self.z_plot = torch.randn(cfg.eval_samples if not self.images else 64, cfg.z_dim, generator=gen)
         self.ckpt_path = self.out / run_folder.CHECKPOINT
         self.elapsed, self._clock = 0.0, None  # training seconds, cumulative over resumes
+        self.saved_threads = None
         if saved is not None:
             self._load_state(saved, f"{self.ckpt_path}")
             resume_mod.apply_learning_rates(self, changes)
@@ -471,7 +472,7 @@ class Trainer:
         s = {"format": ckpt_mod.FORMAT, "step": self.step, "config": self.config.to_dict(),
              "generator": self.G.state_dict(), "critic": self.D.state_dict(),
              "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "rng": ckpt_mod.rng_state(),
-             "elapsed": self.seconds()}
+             "elapsed": self.seconds(), "threads": torch.get_num_threads()}
         if self.ema is not None:
             s["ema"] = self.ema.state_dict()
         if self.mine is not None:
@@ -504,6 +505,7 @@ class Trainer:
         ckpt_mod.set_rng_state(c["rng"])
         self.step = int(c["step"])
         self.elapsed = float(c.get("elapsed", 0.0))
+        self.saved_threads = c.get("threads")  # torch threads of the run that wrote the checkpoint
 
 
 def _first_non_finite(tree, prefix: str = "") -> str | None:

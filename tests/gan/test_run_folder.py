@@ -255,6 +255,7 @@ API_ROWS = [
     ("empty checkpoint", lambda t: checkpoint.load(_file(t, b"")), checkpoint.CorruptCheckpointError,
      "0 bytes, not a torch zip archive"),
     ("threads 0", lambda t: __import__("gan.threads").threads.set_threads(0), ValueError, "threads must be"),
+    ("threads bool", lambda t: __import__("gan.threads").threads.set_threads(True), ValueError, "threads must be"),
     ("from_run on no run", lambda t: Trainer.from_run(t), FileNotFoundError, "checkpoint not found"),
 ]
 
@@ -275,3 +276,33 @@ def _toml(t, text):
 def test_api_bad_input_names_the_argument(name, call, error, message, tmp_path):
     with pytest.raises(error, match=message):
         call(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------- threads
+def test_auto_threads_one_for_small_mlps_and_free_cores_for_images(monkeypatch):
+    from gan import threads
+
+    assert threads.auto_threads(TrainConfig(), (2,)) == 1  # the README's ring8 MLP
+    monkeypatch.setattr(threads, "available_cores", lambda: 6)
+    assert threads.auto_threads(TrainConfig(hidden=1024), (2,)) == 6  # 256·1024² MACs per layer: use the cores
+    assert threads.auto_threads(TrainConfig(), (1, 28, 28)) == 6
+    monkeypatch.setattr(threads, "available_cores", lambda: 64)
+    assert threads.auto_threads(TrainConfig(), (3, 32, 32)) == 8
+    monkeypatch.undo()
+    monkeypatch.setattr(os, "getloadavg", lambda: (1e6, 0.0, 0.0))  # an oversubscribed machine
+    assert threads.available_cores() == 1
+
+
+def test_resume_keeps_the_checkpoint_thread_count(tmp_path):
+    from gan.cli import main
+
+    flags = ["--steps", "4", "--batch-size", "16", "--hidden", "8", "--layers", "1", "--no-progress",
+             "--sample-every", "0", "--checkpoint-every", "2", "--eval-samples", "50", "--out", str(tmp_path / "r")]
+    try:
+        assert main(["train", *flags, "--threads", "2"]) == 0
+        assert checkpoint.load(tmp_path / "r" / "checkpoint.pt")["threads"] == 2
+        torch.set_num_threads(1)
+        assert main(["train", "--resume", "--steps", "6", "--out", str(tmp_path / "r")]) == 0
+        assert checkpoint.load(tmp_path / "r" / "checkpoint.pt")["threads"] == 2
+    finally:
+        torch.set_num_threads(1)
