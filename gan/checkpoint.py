@@ -13,11 +13,8 @@ truncated or foreign file raises `CorruptCheckpointError` (both are ValueErrors)
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import pickle
 import random
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -70,24 +67,16 @@ def _to_tuples(x):
 
 def save_atomic(obj: dict, path) -> None:
     """torch.save to `path` atomically (temp file in the same folder + fsync + os.replace)."""
+    from .run_folder import atomic_file
+
     path = Path(path)
-    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_file(path, "wb") as fh:
             torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        tmp = None
     except (OSError, RuntimeError) as exc:  # torch.save reports a full disk as RuntimeError
         raise CheckpointWriteError(f"cannot write checkpoint {path}: {_first_line(exc)} (the previous checkpoint, "
                                    f"if any, is left in place)") from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -23,7 +23,7 @@ class TrainConfig:
     """Every knob of one training run. Field names map to CLI flags with '-' for '_' (e.g. --lr-g)."""
 
     # what to train
-    data: str = "ring8"                   # ring8 | grid25 | spiral | digits | fashion_mnist | idx | folder
+    data: str = "ring8"                   # 2-D mixtures (ring8, grid25, spiral) or images (the rest)
     data_path: str | None = None          # folder for idx / folder / fashion_mnist
     image_size: int | None = None         # resize images (DCGAN needs 28, 32 or 64)
     divergence: str = "gan"               # any divkit name (f-GAN) or wgan | wgan_gp | hinge | least_squares

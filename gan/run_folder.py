@@ -36,6 +36,8 @@ try:  # POSIX; on other systems the folder is not locked
 except ImportError:  # pragma: no cover
     fcntl = None
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once at import (os.umask can only be read by setting it)
 LOCK = ".lock"
 CHECKPOINT = "checkpoint.pt"
 EVENT_LOGS = ("resumes.jsonl",)
@@ -64,13 +66,17 @@ def dumps(obj, **kw) -> str:
     return json.dumps(finite_or_none(obj), allow_nan=False, **kw)
 
 
-def write_text_atomic(path, text: str) -> None:
-    """Write `text` to `path` through a uniquely named temporary file in the same folder and `os.replace`."""
+@contextlib.contextmanager
+def atomic_file(path, mode: str = "w"):
+    """Open a uniquely named temporary file next to `path` (``.<name>.<pid>.<random>.tmp``); on a clean exit
+    flush, fsync and `os.replace` it over `path`; on any error remove it. A reader sees the old file or the new
+    one, never a part; two writers never share a temporary file."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes it 0600; the file gets the permissions open() would give
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -79,6 +85,20 @@ def write_text_atomic(path, text: str) -> None:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+def write_text_atomic(path, text: str) -> None:
+    """Write `text` to `path` atomically (`atomic_file`)."""
+    with atomic_file(path) as fh:
+        fh.write(text)
+
+
+def save_npy_atomic(path, array) -> None:
+    """`numpy.save` to `path` atomically (`atomic_file`): no partial .npy on a full disk."""
+    import numpy as np
+
+    with atomic_file(path, "wb") as fh:
+        np.save(fh, array)
 
 
 class RunLock:
@@ -149,8 +169,8 @@ def prepare(out, resume: bool = False, overwrite: bool = False) -> RunLock:
             remove_outputs(out)
         elif _entries(out):
             shown = ", ".join(_entries(out)[:4]) + (", …" if len(_entries(out)) > 4 else "")
-            raise RunFolderError(f"--out {out} is not empty ({shown}): pass --resume to continue the run there, "
-                                 f"--overwrite to replace it, or choose a new folder")
+            raise RunFolderError(f"--out {out} is not empty ({shown}): pass --resume (resume=True) to continue the run there, "
+                                 f"--overwrite (overwrite=True) to replace it, or choose a new folder")
     except BaseException:
         lock.close()
         raise

@@ -457,7 +457,7 @@ class Trainer:
     def finish(self) -> dict:
         """Write samples.npy / samples.png and summary.json; returns the summary (mode metrics for mixtures)."""
         x = self.generate(self.z_plot)
-        np.save(self.out / "samples.npy", x.numpy())
+        run_folder.save_npy_atomic(self.out / "samples.npy", x.numpy())
         self.plot_samples(self.out / "samples.png")
         summary = {"steps": self.step, "divergence": self.config.divergence,
                    "generator_loss": self.config.generator_loss}

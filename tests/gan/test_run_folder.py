@@ -306,3 +306,23 @@ def test_resume_keeps_the_checkpoint_thread_count(tmp_path):
         assert checkpoint.load(tmp_path / "r" / "checkpoint.pt")["threads"] == 2
     finally:
         torch.set_num_threads(1)
+
+
+def test_demo_reruns_into_its_own_folder_but_not_over_another_run(tmp_path):
+    from gan.demo import demo_ring8
+
+    assert demo_ring8(tmp_path / "d", steps=2)["steps"] == 2
+    assert demo_ring8(tmp_path / "d", steps=2)["steps"] == 2  # `make demo` twice: the same demo is replaced
+    with pytest.raises(RunFolderError, match="is not empty"):
+        demo_ring8(tmp_path / "d", steps=3)
+    assert demo_ring8(tmp_path / "d", steps=3, overwrite=True)["steps"] == 3
+
+
+def test_atomic_files_get_the_permissions_open_would_give(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    run_folder.write_text_atomic(tmp_path / "a.json", "{}")
+    checkpoint.save_atomic({"format": 1}, tmp_path / "c.pt")
+    for name in ("a.json", "c.pt"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "c.pt"]  # no temporary file left
