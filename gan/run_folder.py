@@ -15,8 +15,9 @@ Rules (`prepare`):
 
 1. a new run needs an empty (or missing) folder; ``overwrite=True`` first deletes the files a run writes;
 2. ``resume=True`` needs ``checkpoint.pt``; every step log is truncated (atomically) to the checkpoint's step, so
-   a run killed at any moment and resumed writes the same lines as the uninterrupted run; ``summary.json``
-   is removed until the run finishes again;
+   a run killed at any moment and resumed writes the same lines as the uninterrupted run; pictures of later
+   steps and the final outputs (``summary.json``, ``samples.png``, ``samples.npy``) are removed until the run
+   writes them again (`drop_after`);
 3. a second writer (another process holding the lock) is refused; temporary files left by a writer killed
    mid-write (``.<name>.<pid>.<random>.tmp``) are deleted once the lock is held.
 
@@ -202,6 +203,23 @@ def truncate_logs(out, step: int) -> dict[str, int]:
             write_text_atomic(path, "".join(x + "\n" for x in keep))
             dropped[path.name] = n
     return dropped
+
+
+FINAL_OUTPUTS = ("summary.json", "samples.png", "samples.npy")
+
+
+def drop_after(out, step: int) -> dict[str, int]:
+    """Return the folder to its state at `step` (a resume from a checkpoint of that step): truncate the step
+    logs (`truncate_logs`), delete pictures ``samples_<s>.png`` of later steps s and the final outputs of a
+    finished run (`FINAL_OUTPUTS`, rewritten when the run finishes again). Returns the lines dropped per log."""
+    out = Path(out)
+    for p in out.glob("samples_*.png"):
+        s = p.stem.split("_", 1)[1]
+        if s.isdigit() and int(s) > step:
+            p.unlink()
+    for name in FINAL_OUTPUTS:
+        (out / name).unlink(missing_ok=True)
+    return truncate_logs(out, step)
 
 
 def append_event(out, name: str, record: dict) -> None:

@@ -196,8 +196,7 @@ class Trainer:
             resume_mod.apply_learning_rates(self, changes)
         if self.is_main and not self.read_only:
             if saved is not None:
-                run_folder.truncate_logs(self.out, self.step)
-                (self.out / "summary.json").unlink(missing_ok=True)
+                run_folder.drop_after(self.out, self.step)
                 run_folder.append_event(self.out, "resumes.jsonl", {
                     "step": self.step, "changed": {k: list(v) for k, v in changes.items()}})
                 print(resume_mod.describe(self.step, changes), file=sys.stderr)

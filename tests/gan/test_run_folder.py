@@ -326,3 +326,17 @@ def test_atomic_files_get_the_permissions_open_would_give(tmp_path):
     for name in ("a.json", "c.pt"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "c.pt"]  # no temporary file left
+
+
+def test_resume_drops_pictures_of_later_steps_and_the_final_outputs(tmp_path):
+    cfg = TrainConfig(**{**TINY, "sample_every": 2}, out=str(tmp_path / "r"))
+    Trainer(cfg).fit()  # finished at step 12, last checkpoint at 12
+    (tmp_path / "r" / "notes.txt").write_text("mine")
+    c = checkpoint.load(tmp_path / "r" / "checkpoint.pt")
+    c["step"] = 6  # as if the run had been killed after step 6's checkpoint
+    checkpoint.save_atomic(c, tmp_path / "r" / "checkpoint.pt")
+    Trainer(cfg, resume=True).close()
+    names = sorted(p.name for p in (tmp_path / "r").iterdir())
+    assert [n for n in names if n.startswith("samples")] == [f"samples_{s:07d}.png" for s in (2, 4, 6)]
+    assert "summary.json" not in names and "notes.txt" in names
+    assert [_strict(x)["step"] for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()] == [2, 4, 6]
