@@ -13,7 +13,8 @@ Layout of a run folder (docs/gan.md, "Run folders"):
 
 Rules (`prepare`):
 
-1. a new run needs an empty (or missing) folder; ``overwrite=True`` first deletes the files a run writes;
+1. a new run needs an empty (or missing) folder; with ``overwrite=True`` the trainer deletes the files a run
+   writes (`remove_outputs`) once the new run is built, so a bad config does not cost the old run;
 2. ``resume=True`` needs ``checkpoint.pt``; every step log is truncated (atomically) to the checkpoint's step, so
    a run killed at any moment and resumed writes the same lines as the uninterrupted run; pictures of later
    steps and the final outputs (``summary.json``, ``samples.png``, ``samples.npy``) are removed until the run
@@ -167,7 +168,7 @@ def prepare(out, resume: bool = False, overwrite: bool = False) -> RunLock:
                 raise RunFolderError(f"nothing to resume in {out}: no {CHECKPOINT} there (a mistyped --out? a run "
                                      f"killed before its first checkpoint is started again with --overwrite)")
         elif overwrite:
-            remove_outputs(out)
+            pass  # the caller deletes the old run (`remove_outputs`) once the new one is built
         elif _entries(out):
             shown = ", ".join(_entries(out)[:4]) + (", …" if len(_entries(out)) > 4 else "")
             raise RunFolderError(f"--out {out} is not empty ({shown}): pass --resume (resume=True) to continue the run there, "

@@ -108,6 +108,7 @@ class Trainer:
         self.config = cfg = config.validate()
         self.out = Path(cfg.out)
         self.read_only = _checkpoint is not None
+        self.overwrite = overwrite and not resume
         self.lock = None
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             self.dist = dist_mod.init_from_env(device=None if cfg.device == "auto" else cfg.device)
@@ -195,6 +196,8 @@ class Trainer:
             self._load_state(saved, f"{self.ckpt_path}")
             resume_mod.apply_learning_rates(self, changes)
         if self.is_main and not self.read_only:
+            if self.overwrite:
+                run_folder.remove_outputs(self.out)
             if saved is not None:
                 run_folder.drop_after(self.out, self.step)
                 run_folder.append_event(self.out, "resumes.jsonl", {

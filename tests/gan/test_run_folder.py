@@ -340,3 +340,14 @@ def test_resume_drops_pictures_of_later_steps_and_the_final_outputs(tmp_path):
     assert [n for n in names if n.startswith("samples")] == [f"samples_{s:07d}.png" for s in (2, 4, 6)]
     assert "summary.json" not in names and "notes.txt" in names
     assert [_strict(x)["step"] for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()] == [2, 4, 6]
+
+
+def test_overwrite_with_a_bad_config_keeps_the_old_run(tmp_path):
+    out = tmp_path / "r"
+    Trainer(TrainConfig(**TINY, out=str(out))).fit()
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(FileNotFoundError):
+        Trainer(TrainConfig(**{**TINY, "data": "fashion_mnist"}, data_path=str(tmp_path / "none"), out=str(out)),
+                overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert checkpoint.load(out / "checkpoint.pt")["step"] == 12
