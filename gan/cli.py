@@ -75,10 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=2500, help="number of samples [default: 2500]")
     s.add_argument("--seed", type=int, default=0, help="seed of the noise [default: 0]")
     s.add_argument("--output", default=None, help="file for the samples (.npy); default RUN/samples_seed<S>.npy")
+    s.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: the run's, or cpu without CUDA)")
     e = sub.add_parser("eval", help="metrics of a trained run (mode coverage for mixtures and stacked images)")
     e.add_argument("run", help="run folder (with checkpoint.pt; it may have been moved)")
     e.add_argument("--n", type=int, default=None, help="generator samples (default 2500; stacked data: 26000)")
     e.add_argument("--seed", type=int, default=0, help="seed of the noise [default: 0]")
+    e.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: the run's, or cpu without CUDA)")
     e.add_argument("--classifier-epochs", type=int, default=3,
                    help="stacked data: epochs of the mode classifier trained on the base images (cached in RUN)")
     e.add_argument("--classifier-images", type=int, default=None,
@@ -95,14 +97,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load_run(parser, run):
+def _load_run(parser, run, device=None):
     """The run in folder `run`, found from the folder given (never through the `out` saved in its config)."""
     from .trainer import Trainer
 
     run = Path(run)
     if not (run / "checkpoint.pt").is_file():
         parser.fail(f"{run} is not a run folder (no checkpoint.pt there)")
-    return Trainer.from_run(run)
+    return Trainer.from_run(run, device=device)
 
 
 def _train_config(parser, args) -> TrainConfig:
@@ -193,7 +195,7 @@ def _run(parser, args) -> int:
     if args.command == "sample":
         if args.n < 1:
             parser.error(f"--n must be ≥ 1, got {args.n}")
-        tr = _load_run(parser, args.run)
+        tr = _load_run(parser, args.run, args.device)
         x = tr.generate(n=args.n, seed=args.seed).numpy()
         out = args.output or str(Path(args.run) / f"samples_seed{args.seed}.npy")
         np.save(out, x)
@@ -205,7 +207,7 @@ def _run(parser, args) -> int:
 
         if args.n is not None and args.n < 1:
             parser.error(f"--n must be ≥ 1, got {args.n}")
-        tr = _load_run(parser, args.run)
+        tr = _load_run(parser, args.run, args.device)
         if isinstance(tr.data, StackedImages):
             print(run_folder.dumps(_stacked_eval(tr, args)))
             return 0

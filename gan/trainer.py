@@ -133,11 +133,14 @@ class Trainer:
     @classmethod
     def from_run(cls, run, device: str | None = None, dataset=None) -> "Trainer":
         """The trained run in folder `run` (wherever it lies now: the config comes from its checkpoint and `out`
-        is set to `run`), opened for `generate` and metrics without writing to or locking the folder."""
+        is set to `run`), opened for `generate` and metrics without writing to or locking the folder.
+        `device`: default the run's own, or the CPU when that was CUDA and none is visible here."""
         run = Path(run)
         c = ckpt_mod.load(run / run_folder.CHECKPOINT)
         cfg = TrainConfig.from_dict(c["config"])
         cfg.out, cfg.progress = str(run), False
+        if device is None and cfg.device != "cpu" and not torch.cuda.is_available():
+            device = "cpu"
         if device is not None:
             cfg.device = device
         return cls(cfg, dataset=dataset, _checkpoint=c)

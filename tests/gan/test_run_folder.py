@@ -351,3 +351,15 @@ def test_overwrite_with_a_bad_config_keeps_the_old_run(tmp_path):
                 overwrite=True)
     assert sorted(p.name for p in out.iterdir()) == before
     assert checkpoint.load(out / "checkpoint.pt")["step"] == 12
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the fallback is for machines without CUDA")
+def test_a_cuda_run_opens_on_the_cpu_without_cuda(tmp_path):
+    Trainer(TrainConfig(**{**TINY, "steps": 2}, out=str(tmp_path / "r"))).fit()
+    c = checkpoint.load(tmp_path / "r" / "checkpoint.pt")
+    c["config"]["device"] = "cuda"  # as written on a GPU machine
+    checkpoint.save_atomic(c, tmp_path / "r" / "checkpoint.pt")
+    tr = Trainer.from_run(tmp_path / "r")
+    assert tr.device.type == "cpu" and tr.generate(n=4).shape == (4, 2)
+    with pytest.raises(ValueError, match="no CUDA device"):
+        Trainer.from_run(tmp_path / "r", device="cuda")
