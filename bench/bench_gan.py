@@ -2,11 +2,18 @@
 
 Goal: trainer overhead ≤ 10 %. The hand loop does exactly the f-GAN math with divkit's terms and no logging,
 checks or checkpoints. GPU rows (DCGAN images/s, fp32 and bf16) only when CUDA is available.
+
+Threads (`python bench/bench_gan.py threads`): seconds for 100 trainer steps at torch's default thread count,
+at one thread, and at the count `gan.threads.auto_threads` picks (what `python -m gan train` uses without
+--threads), for the README's ring8 MLP, a wider MLP and a small DCGAN; ratios against the default.
 """
+import sys
 import tempfile
 import time
 
 import torch
+
+DEFAULT_THREADS = torch.get_num_threads()  # torch's choice at start-up, before anything sets it
 
 import divkit
 from gan.config import TrainConfig
@@ -82,5 +89,43 @@ def main():
                     print(f"{f'{size}x{size} batch {batch} ' + ('bf16' if bf16 else 'fp32'):38s} {r * batch:12.0f}")
 
 
+def threads_table(steps: int = 100, only: str | None = None):
+    """Seconds per 100 trainer steps (timed over `steps`) at the default, one, and the auto-chosen thread count;
+    `only`: run the settings whose name contains it."""
+    from gan import data as data_mod
+    from gan.threads import auto_threads
+
+    settings = [("ring8 MLP 2×128, batch 256 (README)", dict(data="ring8", hidden=128, layers=2, z_dim=8), None),
+                ("ring8 MLP 3×512, batch 256", dict(data="ring8", hidden=512, layers=3), None),
+                ("DCGAN 28×28 width 32, batch 64", dict(data="digits", model="dcgan", image_size=28, width=32,
+                                                         batch_size=64), "images")]
+    print(f"{'setting':38s} {'threads':>12s} {'s/100 steps':>11s} {'vs default':>10s}")
+    for name, kw, kind in settings:
+        if only and only not in name:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = TrainConfig(steps=10 ** 6, progress=False, log_every=0, sample_every=0, checkpoint_every=0,
+                              out=tmp, **{"batch_size": 256, **kw})
+            ds = (data_mod.ImageData("noise", torch.rand(512, 1, 28, 28) * 2 - 1) if kind == "images" else None)
+            tr = Trainer(cfg, dataset=ds)
+            counts = {"default": DEFAULT_THREADS, "one": 1, "auto": auto_threads(cfg, tr.data.shape)}
+            times = {}
+            for label, n in counts.items():
+                torch.set_num_threads(n)
+                for _ in range(3):
+                    tr.train_step()
+                t = time.perf_counter()
+                for _ in range(steps):
+                    tr.train_step()
+                times[label] = time.perf_counter() - t
+            for label, n in counts.items():
+                print(f"{name if label == 'default' else '':38s} {f'{n} ({label})':>12s} "
+                      f"{times[label] * 100 / steps:11.2f} {times['default'] / times[label]:9.2f}×", flush=True)
+    torch.set_num_threads(DEFAULT_THREADS)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["threads"]:  # threads [STEPS [NAME-PART]]
+        threads_table(int(sys.argv[2]) if len(sys.argv) > 2 else 100, sys.argv[3] if len(sys.argv) > 3 else None)
+    else:
+        main()

@@ -125,7 +125,7 @@ def run_variants(base: TrainConfig, variants, seeds: int = 3, out="runs/cmp", re
             summary = _cached_summary(cfg) if reuse else None
             if summary is None:
                 try:
-                    summary = Trainer(cfg).fit()
+                    summary = Trainer(cfg, overwrite=True).fit()  # replaces a stale or unfinished run there
                     summary["failed"] = None
                 except FloatingPointError as exc:
                     summary = {"modes": 0, "hq_fraction": 0.0, "reverse_kl": math.nan, "failed": str(exc)}

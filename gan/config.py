@@ -1,18 +1,18 @@
 """Typed training configuration: defaults < TOML file < CLI flags; the resolved config is saved as JSON.
 
-TOML is read with `tomllib` (Python ≥ 3.11). On Python 3.10 `tomli` is used if installed, else a minimal
-reader of flat `key = value` lines (strings, numbers, booleans, arrays of numbers; `#` comments; a `[train]`
-table header is accepted and ignored) — enough for this config, which is flat.
+TOML is read with `tomllib` (Python ≥ 3.11) or `tomli` (its backport, a dependency on Python 3.10). Tables
+(`[train]`, `[model]`, …) only group keys: their fields are merged into one flat config, and a key given twice
+is an error. An unknown key is reported with the closest known one (`ConfigKeyError`).
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import json
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
 
 
 OPTIMISER_DEFAULTS = {"lr_d": 1e-4, "lr_g": 1e-4, "betas_d": (0.5, 0.999), "betas_g": (0.5, 0.999), "n_critic": 1}
@@ -23,27 +23,27 @@ class TrainConfig:
     """Every knob of one training run. Field names map to CLI flags with '-' for '_' (e.g. --lr-g)."""
 
     # what to train
-    data: str = "ring8"                   # ring8 | grid25 | spiral | digits | fashion_mnist | idx | folder
+    data: str = "ring8"                   # 2-D mixtures (ring8, grid25, spiral) or images (the rest)
     data_path: str | None = None          # folder for idx / folder / fashion_mnist
     image_size: int | None = None         # resize images (DCGAN needs 28, 32 or 64)
     divergence: str = "gan"               # any divkit name (f-GAN) or wgan | wgan_gp | hinge | least_squares
     generator_loss: str = "nonsaturating" # saturating | nonsaturating (f-GAN only)
     # models
     model: str = "auto"                   # auto (mlp for 2-D, dcgan for images) | mlp | dcgan
-    z_dim: int = 16
+    z_dim: int = 16                       # dimension of the generator's Gaussian noise z
     hidden: int = 128                     # MLP width
     layers: int = 3                       # MLP hidden layers
     width: int = 64                       # DCGAN base channels
     # optimisation (None = the preset's value, else the default below; see `resolve_optimiser`)
     steps: int = 5000                     # generator updates
-    batch_size: int = 256
+    batch_size: int = 256                 # samples per real and per fake batch (per process under DDP)
     preset: str | None = None             # ttur (= sagan) | sagan | dcgan | wgan_gp: lr, betas, n_critic
     n_critic: int | None = None           # critic updates per generator update (unset: preset, else 1)
     lr_g: float | None = None             # generator's Adam lr (unset: preset, else 1e-4)
     lr_d: float | None = None             # critic's Adam lr (unset: preset, else 1e-4)
     betas_g: tuple | None = None          # generator's Adam betas (unset: preset, else 0.5 0.999)
     betas_d: tuple | None = None          # critic's Adam betas (unset: preset, else 0.5 0.999)
-    wgan_clip: float = 0.01
+    wgan_clip: float = 0.01               # weight clipping bound c of the wgan loss
     gp_weight: float = 10.0               # λ of the wgan_gp divergence
     # stabilisers (docs/stabilisers.md); each composes with every divergence
     spectral_norm: bool = False           # spectral normalisation of every critic layer (Miyato et al. 2018)
@@ -70,15 +70,15 @@ class TrainConfig:
     compile_backend: str = "inductor"     # inductor | aot_eager | eager
     channels_last: bool = False           # channels_last memory format (CUDA images)
     # run
-    seed: int = 0
+    seed: int = 0                         # seeds python, numpy and torch (data, init, noise)
     device: str = "cpu"                   # cpu | cuda | auto
     bf16: bool = False                    # bf16 autocast of the forward passes (CUDA only)
-    progress: bool = True
-    log_every: int = 100
+    progress: bool = True                 # tqdm progress bar
+    log_every: int = 100                  # a metrics.jsonl record every N steps (0: none)
     sample_every: int = 1000              # 0: no periodic plots
-    checkpoint_every: int = 500
+    checkpoint_every: int = 500           # checkpoint.pt every N steps (0: only at the end)
     eval_samples: int = 2500              # generator samples for the final metrics (VEEGAN/PacGAN: 2,500)
-    out: str = "runs/default"
+    out: str = "runs/default"             # run folder (empty or new; --resume / --overwrite otherwise)
 
     def resolve_optimiser(self) -> "TrainConfig":
         """Fill lr_g, lr_d, betas_g, betas_d, n_critic left at None: from `preset` if one is named, else the
@@ -174,10 +174,11 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        bad = sorted(set(d) - known)
+        """TrainConfig from a dict of fields; an unknown key raises ConfigKeyError naming the closest field."""
+        known = [f.name for f in fields(cls)]
+        bad = sorted(set(d) - set(known))
         if bad:
-            raise ValueError(f"unknown config keys {bad}; known: {', '.join(sorted(known))}")
+            raise ConfigKeyError(bad[0], known)
         d = dict(d)
         for k in ("betas_g", "betas_d"):
             if d.get(k) is not None:
@@ -188,53 +189,56 @@ class TrainConfig:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
 
 
+class ConfigKeyError(ValueError):
+    """A config key that is not a TrainConfig field; the message names the closest known field."""
+
+    def __init__(self, key: str, known, where: str = "config"):
+        self.key = key
+        close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
+        hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(sorted(known))}"
+        super().__init__(f"{where}: unknown key {key!r}{hint}")
+
+
+def _toml_module():
+    try:
+        import tomllib  # Python ≥ 3.11
+    except ModuleNotFoundError:  # pragma: no cover - Python 3.10: the declared tomli dependency
+        import tomli as tomllib
+    return tomllib
+
+
 def load_toml(path) -> dict:
-    """Read a TOML file into a dict (flat; a single [train] table is flattened)."""
+    """Read a TOML file of TrainConfig fields into one flat dict (tables only group keys).
+
+    Raises FileNotFoundError (no file), ValueError naming the file (malformed TOML, a key set twice) and
+    ConfigKeyError naming the closest field (an unknown key).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    toml = _toml_module()
     try:
-        import tomllib  # 3.11+
-        d = tomllib.loads(text)
-    except ModuleNotFoundError:
-        try:
-            import tomli
-            d = tomli.loads(text)
-        except ModuleNotFoundError:
-            d = _tiny_toml(text, path)
-    if set(d) == {"train"} and isinstance(d["train"], dict):
-        d = d["train"]
-    return d
+        raw = toml.loads(path.read_text(encoding="utf-8"))
+    except toml.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: malformed TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None
+    flat: dict = {}
+    known = [f.name for f in fields(TrainConfig)]
 
+    def merge(table: dict, where: str):
+        for k, v in table.items():
+            if isinstance(v, dict):
+                merge(v, f"{where}[{k}]")
+            elif k in flat:
+                raise ValueError(f"{path}: key {k!r} is set twice (tables only group keys)")
+            elif k not in known:
+                raise ConfigKeyError(k, known, f"{path}{where}")
+            else:
+                flat[k] = v
 
-def _tiny_toml(text: str, path) -> dict:
-    out: dict[str, Any] = {}
-    for n, line in enumerate(text.splitlines(), 1):
-        line = line.split("#", 1)[0].strip() if '"' not in line else line.strip()
-        if not line or (line.startswith("[") and line.endswith("]")):
-            continue
-        if "=" not in line:
-            raise ValueError(f"{path}:{n}: expected key = value, got {line!r}")
-        k, v = (s.strip() for s in line.split("=", 1))
-        out[k] = _tiny_value(v, path, n)
-    return out
-
-
-def _tiny_value(v: str, path, n):
-    if v.startswith('"') and v.endswith('"'):
-        return v[1:-1]
-    if v in ("true", "false"):
-        return v == "true"
-    if v.startswith("[") and v.endswith("]"):
-        return [_tiny_value(x.strip(), path, n) for x in v[1:-1].split(",") if x.strip()]
-    try:
-        return int(v)
-    except ValueError:
-        try:
-            return float(v)
-        except ValueError:
-            raise ValueError(f"{path}:{n}: cannot parse value {v!r}") from None
+    merge(raw, "")
+    return flat
 
 
 def _field_help() -> dict:
@@ -250,15 +254,72 @@ def _field_help() -> dict:
     return out
 
 
+def _choices() -> dict:
+    """The enum fields and their allowed values (the validation in `TrainConfig.validate` is the same)."""
+    from . import data as data_mod
+    from .stabilisers.ttur import PRESETS
+
+    return {"data": data_mod.names(), "generator_loss": ["saturating", "nonsaturating"],
+            "model": ["auto", "mlp", "dcgan"], "preset": sorted(PRESETS) + ["ttur"], "image_size": [8, 28, 32, 64],
+            "unrolled_optimizer": ["adam", "sgd"], "mine_critic": ["separable", "concat"],
+            "mine_code": ["normal", "uniform", "categorical"], "conditional": ["none", "concat", "projection"],
+            "compile_backend": ["inductor", "aot_eager", "eager", "cudagraphs"]}
+
+
+def _choice_type(name: str, options: list, convert=str):
+    """argparse type: `convert` the value, normalise names like the loaders do, and reject an unknown value
+    naming the closest known one."""
+    def parse(raw: str):
+        try:
+            v = convert(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {convert.__name__} value: {raw!r}") from None
+        if isinstance(v, str) and name == "data":
+            v = v.strip().lower().replace("-", "_")
+        if v not in options:
+            close = difflib.get_close_matches(str(v), [str(o) for o in options], n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise argparse.ArgumentTypeError(f"unknown {name} {raw!r}{hint}; choose from "
+                                             f"{', '.join(map(str, options))}")
+        return v
+    parse.__name__ = name
+    return parse
+
+
+def _divergence_type(raw: str) -> str:
+    """argparse type of --divergence: any name `gan.losses.get` accepts, else the closest known one."""
+    from . import losses
+
+    try:
+        losses.get(raw, "nonsaturating")
+    except (ValueError, TypeError):
+        close = difflib.get_close_matches(raw, losses.names(), n=1, cutoff=0.5)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise argparse.ArgumentTypeError(f"unknown loss/divergence {raw!r}{hint}; known: "
+                                         f"{', '.join(losses.names())}, alpha(a) for any a ≠ 0, 1") from None
+    return raw
+
+
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field (default None = not given) plus --config FILE.toml."""
-    parser.add_argument("--config", help="TOML file with TrainConfig fields (CLI flags override it)")
-    helps = _field_help()
+    """One flag per TrainConfig field (default None = not given) plus --config FILE.toml. Every flag has help
+    (the field's comment), enums have `choices`; a bad value is an argparse error naming the closest choice."""
+    parser.add_argument("--config", metavar="FILE.toml",
+                        help="TOML file of TrainConfig fields (tables only group keys); flags override it")
+    helps, choices = _field_help(), _choices()
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         typ = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-        h = helps.get(f.name, "") + ("" if f.default is None else f" [default: {f.default}]")
-        if "bool" in typ:
+        h = helps.get(f.name, f.name.replace("_", " ")) + ("" if f.default is None else f" [default: {f.default}]")
+        if f.name in choices:
+            conv = int if "int" in typ else str
+            parser.add_argument(flag, type=_choice_type(f.name, choices[f.name], conv), choices=choices[f.name],
+                                default=None, metavar="{" + ",".join(map(str, choices[f.name])) + "}", help=h)
+        elif f.name == "divergence":
+            from . import losses
+
+            parser.add_argument(flag, type=_divergence_type, default=None, metavar="NAME",
+                                help=h + f"; one of {', '.join(losses.names())}, alpha(a)")
+        elif "bool" in typ:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=h)
         elif "tuple" in typ:
             parser.add_argument(flag, nargs=2, type=float, default=None, metavar=("B1", "B2"), help=h)
@@ -268,6 +329,17 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, type=float, default=None, help=h)
         else:
             parser.add_argument(flag, type=str, default=None, help=h)
+
+
+def to_toml(config: "TrainConfig") -> str:
+    """The config as a flat TOML file that `--config` reads back (fields left at None are omitted: unset)."""
+    lines = ["# resolved TrainConfig (python -m gan train --print-config)"]
+    for k, v in config.to_dict().items():
+        if v is None:
+            lines.append(f"# {k} unset")
+        else:
+            lines.append(f"{k} = {json.dumps(v)}")
+    return "\n".join(lines) + "\n"
 
 
 def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:

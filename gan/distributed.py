@@ -26,7 +26,7 @@ import torch.distributed as dist
 from torch import nn
 
 __all__ = ["DistInfo", "init_from_env", "wrap_ddp", "shard", "shard_indices", "all_reduce_mean", "cleanup",
-           "compile_model"]
+           "compile_model", "torchrun_argv"]
 
 
 @dataclass(frozen=True)
@@ -147,3 +147,17 @@ def compile_model(model: nn.Module, enabled: bool = True, backend: str = "induct
     if not enabled:
         return model
     return torch.compile(model, backend=backend, mode=mode)
+
+
+def torchrun_argv(nproc: int) -> list[str]:
+    """argv prefix launching `nproc` local processes: ``python -m torch.distributed.run --standalone
+    --nproc_per_node N`` (append the script or ``-m module`` and its arguments).
+
+    ``--standalone`` lets the launcher bind a free port itself and hands the workers its store; choosing a
+    "free" port beforehand (bind to port 0, close, pass ``--master_port``) races every other process on the
+    machine for that port until the launcher binds it."""
+    import sys
+
+    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
+        raise ValueError(f"nproc must be a positive integer, got {nproc!r}")
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc)]

@@ -19,13 +19,16 @@ Stabilisers (flags of `TrainConfig`, docs/stabilisers.md), each composable with 
   world_size·batch_size samples, so W processes follow the single-process run with batch W·b; rank 0 writes all
   files), `torch.compile`, bf16 autocast and channels_last on CUDA.
 
-Outputs in `config.out`: config.json (resolved), metrics.jsonl (one JSON object per logged step; the last line
-has "final": true), checkpoint.pt (latest; atomic), samples_<step>.png (periodic), samples.png and
-samples.npy (final generator samples: (eval_samples, 2) for 2-D data, (64, C, H, W) for images),
-summary.json (final metrics).
+Outputs in `config.out` (the folder's contract and layout: `gan.run_folder`): config.json (resolved),
+metrics.jsonl (one strict-JSON object per logged step, "seconds" cumulative over resumes), checkpoint.pt
+(latest; atomic), samples_<step>.png (periodic), samples.png and samples.npy (final generator samples:
+(eval_samples, 2) for 2-D data, (64, C, H, W) for images), summary.json (final metrics). A new run needs an
+empty folder (or `overwrite=True`); `resume=True` needs a checkpoint there, refuses a config that changes
+the run (`gan.resume`) and truncates the logs to the checkpoint's step; one process writes a folder at a time.
 
 A NaN or inf loss raises `NonFiniteLossError` naming the step and the loss, before any update with it; the last
-checkpoint written is left in place (checkpoints are also refused if any parameter is non-finite).
+checkpoint written is left in place (checkpoints are also refused if any parameter or optimiser state is
+non-finite).
 """
 from __future__ import annotations
 
@@ -37,6 +40,8 @@ import random
 import time
 from pathlib import Path
 
+import sys
+
 import numpy as np
 import torch
 
@@ -44,6 +49,8 @@ from . import checkpoint as ckpt_mod
 from . import data as data_mod
 from . import distributed as dist_mod
 from . import losses as losses_mod
+from . import resume as resume_mod
+from . import run_folder
 from .config import TrainConfig
 from .layers.conditioning import one_hot
 from .layers.spectral_norm import power_iteration_, spectral_norm_modules
@@ -84,12 +91,25 @@ def _finest(x):
 
 class Trainer:
     """Train one GAN per `TrainConfig`. `dataset` (an object with `.sample(n)` and `.shape`; `.sample_labelled`
-    and `.num_classes` for conditional runs) overrides `config.data`; `resume=True` continues from
-    `out/checkpoint.pt` when it exists. Under `torchrun` (WORLD_SIZE > 1) it trains data-parallel."""
+    and `.num_classes` for conditional runs) overrides `config.data`. `config.out` must be empty or missing
+    unless `resume=True` (continue from `out/checkpoint.pt`, which must exist) or `overwrite=True` (delete the
+    run there first); `Trainer.from_run(folder)` opens a run read-only for sampling and evaluation. Under
+    `torchrun` (WORLD_SIZE > 1) it trains data-parallel.
 
-    def __init__(self, config: TrainConfig, dataset=None, resume: bool = False):
+    Raises:
+      gan.run_folder.RunFolderError: the folder breaks the contract (not empty, nothing to resume, locked,
+        not writable).
+      gan.resume.ResumeConfigError: `resume=True` with a config that changes fields defining the run.
+      gan.checkpoint.CorruptCheckpointError / UnsafeCheckpointError: the checkpoint cannot be trusted.
+    """
+
+    def __init__(self, config: TrainConfig, dataset=None, resume: bool = False, overwrite: bool = False,
+                 *, _checkpoint: dict | None = None):
         self.config = cfg = config.validate()
         self.out = Path(cfg.out)
+        self.read_only = _checkpoint is not None
+        self.overwrite = overwrite and not resume
+        self.lock = None
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             self.dist = dist_mod.init_from_env(device=None if cfg.device == "auto" else cfg.device)
             self.device = self.dist.device
@@ -102,10 +122,50 @@ class Trainer:
             self.dist = dist_mod.DistInfo()
             self.device = resolve_device(cfg.device)
         self.is_main = self.dist.is_main
-        self.out.mkdir(parents=True, exist_ok=True)
+        if self.is_main and not self.read_only:
+            self.lock = run_folder.prepare(self.out, resume=resume, overwrite=overwrite)
+        try:
+            self._build(dataset, resume, _checkpoint)
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def from_run(cls, run, device: str | None = None, dataset=None) -> "Trainer":
+        """The trained run in folder `run` (wherever it lies now: the config comes from its checkpoint and `out`
+        is set to `run`), opened for `generate` and metrics without writing to or locking the folder.
+        `device`: default the run's own, or the CPU when that was CUDA and none is visible here."""
+        run = Path(run)
+        c = ckpt_mod.load(run / run_folder.CHECKPOINT)
+        cfg = TrainConfig.from_dict(c["config"])
+        cfg.out, cfg.progress = str(run), False
+        if device is None and cfg.device != "cpu" and not torch.cuda.is_available():
+            device = "cpu"
+        if device is not None:
+            cfg.device = device
+        return cls(cfg, dataset=dataset, _checkpoint=c)
+
+    def close(self) -> None:
+        """Release the run folder's lock (done by `fit` when it returns; a later `fit` takes it again)."""
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None
+
+    def _build(self, dataset, resume: bool, checkpoint: dict | None) -> None:
+        cfg = self.config
+        saved = checkpoint
+        if resume and saved is None:
+            saved = ckpt_mod.load(self.out / run_folder.CHECKPOINT, map_location="cpu")
+        changes = {} if saved is None else resume_mod.config_changes(saved["config"], cfg, int(saved["step"]))
         seed_everything(cfg.seed)
         self.data = dataset if dataset is not None else data_mod.get(cfg.data, cfg.data_path, cfg.image_size)
+        if not (callable(getattr(self.data, "sample", None)) and hasattr(self.data, "shape")):
+            raise TypeError(f"dataset must have .sample(n) and .shape; got {type(self.data).__name__}")
         self.num_classes = int(getattr(self.data, "num_classes", 0)) if cfg.conditional != "none" else 0
+        if cfg.conditional != "none" and (self.num_classes < 2 or not hasattr(self.data, "sample_labelled")):
+            raise ValueError(f"conditional={cfg.conditional!r} needs labelled data (.sample_labelled and "
+                             f"num_classes ≥ 2); {getattr(self.data, 'name', type(self.data).__name__)!r} has "
+                             f"{self.num_classes} classes")
         kw = {"clip": cfg.wgan_clip} if cfg.divergence == "wgan" else (
             {"gp_weight": cfg.gp_weight} if cfg.divergence == "wgan_gp" else {})
         self.loss = losses_mod.get(cfg.divergence, cfg.generator_loss, **kw)
@@ -132,11 +192,22 @@ class Trainer:
                          else contextlib.nullcontext())
         gen = torch.Generator().manual_seed(cfg.seed + 1)  # plots/metrics noise: not the training RNG
         self.z_plot = torch.randn(cfg.eval_samples if not self.images else 64, cfg.z_dim, generator=gen)
-        self.ckpt_path = self.out / "checkpoint.pt"
-        if resume and self.ckpt_path.exists():
-            self.load(self.ckpt_path)
-        if self.is_main:
-            cfg.save(self.out / "config.json")
+        self.ckpt_path = self.out / run_folder.CHECKPOINT
+        self.elapsed, self._clock = 0.0, None  # training seconds, cumulative over resumes
+        self.saved_threads = None
+        if saved is not None:
+            self._load_state(saved, f"{self.ckpt_path}")
+            resume_mod.apply_learning_rates(self, changes)
+        if self.is_main and not self.read_only:
+            if self.overwrite:
+                run_folder.remove_outputs(self.out)
+            if saved is not None:
+                run_folder.drop_after(self.out, self.step)
+                run_folder.append_event(self.out, "resumes.jsonl", {
+                    "step": self.step, "changed": {k: list(v) for k, v in changes.items()}})
+                print(resume_mod.describe(self.step, changes), file=sys.stderr)
+            run_folder.write_text_atomic(self.out / "config.json",
+                                         json.dumps(cfg.to_dict(), indent=2) + "\n")
 
     # ------------------------------------------------------------------ sampling
     def _global_batch(self) -> int:
@@ -305,15 +376,31 @@ class Trainer:
         """Train until `config.steps` generator steps (or until step `stop_after`, returning without the
         final outputs, as an interrupted run would). Returns the final summary (or {} if stopped early)."""
         cfg = self.config
+        if self.read_only:
+            raise RuntimeError("this Trainer was opened read-only (Trainer.from_run); resume the run to train it")
         try:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=cfg.steps, initial=self.step, disable=not cfg.progress, desc=f"{cfg.divergence}")
         except ImportError:  # pragma: no cover
             bar = None
-        t0 = time.perf_counter()
         if not self.is_main:
             bar = None
+        if self.is_main and self.lock is None:
+            self.lock = run_folder.RunLock(self.out)
+        self._clock = time.perf_counter()
+        try:
+            return self._fit(bar, stop_after)
+        finally:
+            self.elapsed, self._clock = self.seconds(), None
+            self.close()
+
+    def seconds(self) -> float:
+        """Training seconds so far, cumulative over resumes (wall clock of `fit`, restored from checkpoints)."""
+        return self.elapsed + (time.perf_counter() - self._clock if self._clock is not None else 0.0)
+
+    def _fit(self, bar, stop_after):
+        cfg = self.config
         with open(self.out / "metrics.jsonl", "a", encoding="utf-8") if self.is_main else _NullLog() as log:
             while self.step < cfg.steps:
                 losses = self.train_step()
@@ -321,7 +408,7 @@ class Trainer:
                     bar.update(1)
                 s = self.step
                 if cfg.log_every and (s % cfg.log_every == 0 or s == cfg.steps):
-                    log.write(json.dumps({"step": s, **losses, "seconds": round(time.perf_counter() - t0, 3)}) + "\n")
+                    log.write(run_folder.dumps({"step": s, **losses, "seconds": round(self.seconds(), 3)}) + "\n")
                     log.flush()
                     if bar is not None:
                         bar.set_postfix(loss_d=f"{losses['loss_d']:.3g}", loss_g=f"{losses['loss_g']:.3g}")
@@ -339,7 +426,6 @@ class Trainer:
                 return {}
             self.save()
             summary = self.finish()
-            log.write(json.dumps({"step": self.step, "final": True, **summary}) + "\n")
         return summary
 
     # ------------------------------------------------------------------ outputs
@@ -376,21 +462,22 @@ class Trainer:
     def finish(self) -> dict:
         """Write samples.npy / samples.png and summary.json; returns the summary (mode metrics for mixtures)."""
         x = self.generate(self.z_plot)
-        np.save(self.out / "samples.npy", x.numpy())
+        run_folder.save_npy_atomic(self.out / "samples.npy", x.numpy())
         self.plot_samples(self.out / "samples.png")
         summary = {"steps": self.step, "divergence": self.config.divergence,
                    "generator_loss": self.config.generator_loss}
         if hasattr(self.data, "means"):
             m = mode_metrics(x, self.data.means, self.data.std)
             summary.update({k: m[k] for k in ("modes", "hq_fraction", "reverse_kl")})
-        (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        run_folder.write_text_atomic(self.out / "summary.json", run_folder.dumps(summary, indent=2) + "\n")
         return summary
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> dict:
         s = {"format": ckpt_mod.FORMAT, "step": self.step, "config": self.config.to_dict(),
              "generator": self.G.state_dict(), "critic": self.D.state_dict(),
-             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "rng": ckpt_mod.rng_state()}
+             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "rng": ckpt_mod.rng_state(),
+             "elapsed": self.seconds(), "threads": torch.get_num_threads()}
         if self.ema is not None:
             s["ema"] = self.ema.state_dict()
         if self.mine is not None:
@@ -398,14 +485,19 @@ class Trainer:
         return s
 
     def save(self, path=None) -> None:
-        for name, m in (("generator", self.G), ("critic", self.D)):
-            for pname, p in m.named_parameters():
-                if not torch.isfinite(p).all():
-                    raise NonFiniteLossError(self.step, f"{name} parameter {pname}", float("nan"))
-        ckpt_mod.save_atomic(self.state(), path or self.ckpt_path)
+        """Write the checkpoint atomically; refused (NonFiniteLossError) if any floating tensor of it — weights,
+        buffers, optimiser moments, EMA, MINE — holds NaN or inf, so the last checkpoint left is a good one."""
+        state = self.state()
+        bad = _first_non_finite({k: v for k, v in state.items() if k != "rng"})
+        if bad is not None:
+            raise NonFiniteLossError(self.step, bad, float("nan"))
+        ckpt_mod.save_atomic(state, path or self.ckpt_path)
 
     def load(self, path) -> None:
-        c = ckpt_mod.load(path, map_location=self.device)
+        """Load models, optimisers, RNG states and step from the checkpoint at `path`."""
+        self._load_state(ckpt_mod.load(path, map_location=self.device), path)
+
+    def _load_state(self, c: dict, path) -> None:
         self.G.load_state_dict(c["generator"])
         self.D.load_state_dict(c["critic"])
         self.opt_g.load_state_dict(c["opt_g"])
@@ -417,11 +509,25 @@ class Trainer:
                 obj.load_state_dict(c[key])
         ckpt_mod.set_rng_state(c["rng"])
         self.step = int(c["step"])
+        self.elapsed = float(c.get("elapsed", 0.0))
+        self.saved_threads = c.get("threads")  # torch threads of the run that wrote the checkpoint
 
 
-def train(config: TrainConfig, resume: bool = False, dataset=None) -> dict:
+def _first_non_finite(tree, prefix: str = "") -> str | None:
+    """Dotted name of the first floating tensor in a nested dict/list holding NaN or inf, else None."""
+    if isinstance(tree, torch.Tensor):
+        return prefix if tree.is_floating_point() and not torch.isfinite(tree).all() else None
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, (list, tuple)) else ()
+    for k, v in items:
+        bad = _first_non_finite(v, f"{prefix}.{k}" if prefix else str(k))
+        if bad is not None:
+            return bad
+    return None
+
+
+def train(config: TrainConfig, resume: bool = False, dataset=None, overwrite: bool = False) -> dict:
     """Build a `Trainer` and run it to the end; returns the summary dict."""
-    return Trainer(config, dataset=dataset, resume=resume).fit()
+    return Trainer(config, dataset=dataset, resume=resume, overwrite=overwrite).fit()
 
 
 class _NullLog(contextlib.nullcontext):

@@ -23,7 +23,7 @@ def test_compare_trains_each_divergence_loss_seed_and_reuses_finished_runs(tmp_p
     assert json.loads((tmp_path / "results.json").read_text()) == json.loads(json.dumps(recs))
     assert (tmp_path / "samples.png").stat().st_size > 0
     # a second call finds every run finished with the same config: nothing is trained
-    monkeypatch.setattr(cmp, "Trainer", lambda cfg: pytest.fail(f"retrained {cfg.out}"))
+    monkeypatch.setattr(cmp, "Trainer", lambda cfg, **kw: pytest.fail(f"retrained {cfg.out}"))
     again = cmp.compare(TrainConfig(**{**BASE, "progress": True}), "kl,wgan_gp", seeds=2, out=tmp_path)
     assert [r["modes"] for r in again] == [r["modes"] for r in recs]
     # a different budget is a different run

@@ -1,6 +1,5 @@
 """DDP with gloo on the CPU: 2 processes × batch b follow 1 process × batch 2b (gradient averaging)."""
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -10,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan.distributed import DistInfo, compile_model, init_from_env, shard, shard_indices, wrap_ddp
+from gan.distributed import DistInfo, compile_model, init_from_env, shard, shard_indices, torchrun_argv, wrap_ddp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,16 +55,20 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Timeouts only guard against a hang. This test once aborted under load: on a shared 2-core machine (load
+# average 14) the two launches took 163-167 s against fixed limits of 120 s and 180 s, and the port chosen
+# beforehand (bind to 0, close, --master_port) could be taken by another process before torchrun bound it.
+# Now: --standalone (the launcher binds its own port), gloo pinned to the loopback device, one thread per
+# process, and limits far above the loaded times.
+HANG = 900
 
 
-def _env():
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+def local_env():
+    """The environment of a local launch: no inherited rank variables, one thread, gloo on the loopback."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env["OMP_NUM_THREADS"] = "1"
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo", MPLBACKEND="Agg")
     return env
 
 
@@ -73,10 +76,9 @@ def test_two_gloo_processes_equal_one_process_with_doubled_batch(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
     single, multi = tmp_path / "single.pt", tmp_path / "multi.pt"
-    subprocess.run([sys.executable, str(script), str(single)], check=True, env=_env(), timeout=120)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(_free_port()), str(script), str(multi)]
-    res = subprocess.run(cmd, env=_env(), timeout=180, capture_output=True, text=True)
+    subprocess.run([sys.executable, str(script), str(single)], check=True, env=local_env(), timeout=HANG)
+    res = subprocess.run([*torchrun_argv(2), str(script), str(multi)], env=local_env(), timeout=HANG,
+                         capture_output=True, text=True)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     a, b = torch.load(single, weights_only=True), torch.load(multi, weights_only=True)
     for net in ("G", "D"):
@@ -110,6 +112,9 @@ def test_single_process_helpers_without_torchrun(monkeypatch):
     parts = [shard_indices(7, i, seed=3) for i in two]
     assert len(parts[0]) == len(parts[1]) == 4
     assert set(torch.cat(parts).tolist()) == set(range(7))
+    assert "--standalone" in torchrun_argv(2) and torchrun_argv(2)[-1] == "2"
+    with pytest.raises(ValueError, match="nproc must be a positive integer"):
+        torchrun_argv(0)
     monkeypatch.setenv("WORLD_SIZE", "two")
     with pytest.raises(ValueError, match="WORLD_SIZE must be an integer"):
         init_from_env()
