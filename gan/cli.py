@@ -11,7 +11,6 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from .config import TrainConfig, add_config_flags, config_from_args
 
@@ -28,7 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("run", help="run folder (with config.json and checkpoint.pt)")
     s.add_argument("--n", type=int, default=2500)
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--output", default=None, help="file for the samples (.npy); default RUN/samples_seed<S>.npy")
+    s.add_argument("--out", "--output", dest="output", default=None,
+                   help="file for the samples; its suffix picks the format: .png (image grid, or scatter over the "
+                        "data for 2-D), .npy, .npz; default RUN/samples_seed<S>.npy")
     e = sub.add_parser("eval", help="metrics of a trained run (mode coverage for mixtures and stacked images)")
     e.add_argument("run")
     e.add_argument("--n", type=int, default=None, help="generator samples (default 2500; stacked data: 26000)")
@@ -37,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="stacked data: epochs of the mode classifier trained on the base images (cached in RUN)")
     e.add_argument("--classifier-images", type=int, default=None,
                    help="stacked data: train the mode classifier on the first N base images (default all)")
+    from .plot_cli import add_plot_parser
+
+    add_plot_parser(sub)
     c = sub.add_parser("compare", help="every divergence × generator loss × seed (or a --study) under one budget")
     add_config_flags(c)
     c.add_argument("--divergences", default="all", help="'all' or a comma-separated list")
@@ -111,12 +115,23 @@ def main(argv=None) -> int:
         if args.command == "sample":
             if args.n < 1:
                 parser.error(f"--n must be ≥ 1, got {args.n}")
-            tr = _load_run(parser, args.run)
-            x = tr.generate(n=args.n, seed=args.seed).numpy()
+            from .plot_cli import check_sample_path, write_samples
+
             out = args.output or str(Path(args.run) / f"samples_seed{args.seed}.npy")
-            np.save(out, x)
-            print(out)
+            try:
+                check_sample_path(out)
+            except ValueError as exc:
+                parser.error(str(exc))
+            tr = _load_run(parser, args.run)
+            print(write_samples(tr, args.n, args.seed, out))
             return 0
+        if args.command == "plot":
+            from .plot_cli import run_plot
+
+            try:
+                return run_plot(args)
+            except ValueError as exc:
+                parser.error(str(exc))
         if args.command == "eval":
             from .data import StackedImages
             from .metrics import mode_metrics

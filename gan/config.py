@@ -79,6 +79,20 @@ class TrainConfig:
     checkpoint_every: int = 500
     eval_samples: int = 2500              # generator samples for the final metrics (VEEGAN/PacGAN: 2,500)
     out: str = "runs/default"
+    # data, evaluation, logging and schedules (gan.run_tools; docs/training-tools.md)
+    channels: int | None = None           # force 1 or 3 image channels (unset: the data's own; folder RGB stays 3)
+    mirror: bool = False                  # random horizontal flips of image data (p = 1/2)
+    data_workers: int = 0                 # read --data folder lazily with N DataLoader workers (0 = all in memory)
+    eval_every: int = 0                   # evaluate every N steps into eval.jsonl (modes/HQ/rev-KL; images FID/KID)
+    keep_best: str | None = None          # keep best.pt by this eval metric: modes | hq_fraction | reverse_kl | fid | kid
+    tensorboard: bool = False             # also write TensorBoard events to OUT/tensorboard (pip install .[tensorboard])
+    lr_decay: str = "none"                # none | linear | cosine | step (learning-rate factor over the run)
+    lr_decay_every: int = 1000            # step decay: multiply the learning rates by lr_decay_gamma every N steps
+    lr_decay_gamma: float = 0.5           # step decay factor
+    plateau_patience: int = 0             # divide the lrs by plateau_factor after N evals without a better metric
+    plateau_factor: float = 0.5           # plateau rule: learning-rate multiplier (modes for mixtures, FID for images)
+    began_gamma: float = 0.5              # BEGAN diversity ratio γ = E L(G(z)) / E L(x) (divergence began)
+    began_lambda_k: float = 0.001         # BEGAN learning rate λ_k of the equilibrium term k_t
 
     def resolve_optimiser(self) -> "TrainConfig":
         """Fill lr_g, lr_d, betas_g, betas_d, n_critic left at None: from `preset` if one is named, else the
@@ -164,6 +178,9 @@ class TrainConfig:
                              "one batch of samples)")
         if self.mine_beta and self.batch_size < 2:
             raise ValueError("mine_beta needs batch_size ≥ 2 (MINE compares joint and shuffled pairs)")
+        from .run_tools import validate_config
+
+        validate_config(self)  # the fields of the run tools block above
         return self
 
     def to_dict(self) -> dict:

@@ -49,6 +49,7 @@ from .layers.conditioning import one_hot
 from .layers.spectral_norm import power_iteration_, spectral_norm_modules
 from .metrics import mode_metrics
 from .models.build import build_models
+from .run_tools import RunTools
 from .stabilisers import (GeneratorEMA, MINERegulariser, add_instance_noise, linear_anneal, r1_penalty, r2_penalty,
                           smoothed_p_term, unrolled_generator_loss, wgan_gp_penalty)
 
@@ -104,11 +105,9 @@ class Trainer:
         self.is_main = self.dist.is_main
         self.out.mkdir(parents=True, exist_ok=True)
         seed_everything(cfg.seed)
-        self.data = dataset if dataset is not None else data_mod.get(cfg.data, cfg.data_path, cfg.image_size)
+        self.data = dataset if dataset is not None else data_mod.from_config(cfg)
         self.num_classes = int(getattr(self.data, "num_classes", 0)) if cfg.conditional != "none" else 0
-        kw = {"clip": cfg.wgan_clip} if cfg.divergence == "wgan" else (
-            {"gp_weight": cfg.gp_weight} if cfg.divergence == "wgan_gp" else {})
-        self.loss = losses_mod.get(cfg.divergence, cfg.generator_loss, **kw)
+        self.loss = losses_mod.get(cfg.divergence, cfg.generator_loss, **losses_mod.config_kwargs(cfg))
         per_sample_penalty = self.loss.needs_critic_penalty or cfg.r1 > 0 or cfg.r2 > 0 or cfg.gradient_penalty > 0
         G, D = build_models(cfg, tuple(self.data.shape), self.num_classes, critic_batchnorm=not per_sample_penalty)
         self.images = len(self.data.shape) == 3
@@ -133,6 +132,7 @@ class Trainer:
         gen = torch.Generator().manual_seed(cfg.seed + 1)  # plots/metrics noise: not the training RNG
         self.z_plot = torch.randn(cfg.eval_samples if not self.images else 64, cfg.z_dim, generator=gen)
         self.ckpt_path = self.out / "checkpoint.pt"
+        self.tools = RunTools(self)  # schedule, periodic evaluation, best checkpoint, TensorBoard (gan.run_tools)
         if resume and self.ckpt_path.exists():
             self.load(self.ckpt_path)
         if self.is_main:
@@ -288,7 +288,7 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(self.G)
         self.step += 1
-        return {"loss_d": ld, "loss_g": lg}
+        return {"loss_d": ld, "loss_g": lg, **self.loss.log_values()}
 
     def _mine_term(self, x_flat: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         """One step of MINE's statistics network on (G([z, c]), c), then −β·Î for the generator's loss."""
@@ -325,6 +325,7 @@ class Trainer:
                     log.flush()
                     if bar is not None:
                         bar.set_postfix(loss_d=f"{losses['loss_d']:.3g}", loss_g=f"{losses['loss_g']:.3g}")
+                self.tools.after_step(s, losses)
                 if cfg.sample_every and s % cfg.sample_every == 0 and self.is_main:
                     self.plot_samples(self.out / f"samples_{s:07d}.png")
                 if cfg.checkpoint_every and s % cfg.checkpoint_every == 0 and self.is_main:
@@ -332,9 +333,11 @@ class Trainer:
                 if stop_after is not None and s >= stop_after:
                     if bar is not None:
                         bar.close()
+                    self.tools.close()
                     return {}
             if bar is not None:
                 bar.close()
+            self.tools.close()
             if not self.is_main:
                 return {}
             self.save()
@@ -395,6 +398,7 @@ class Trainer:
             s["ema"] = self.ema.state_dict()
         if self.mine is not None:
             s["mine"], s["opt_mine"] = self.mine.state_dict(), self.opt_mine.state_dict()
+        s["tools"] = self.tools.state_dict()
         return s
 
     def save(self, path=None) -> None:
@@ -417,6 +421,7 @@ class Trainer:
                 obj.load_state_dict(c[key])
         ckpt_mod.set_rng_state(c["rng"])
         self.step = int(c["step"])
+        self.tools.load_state_dict(c.get("tools"), self.step)
 
 
 def train(config: TrainConfig, resume: bool = False, dataset=None) -> dict:
