@@ -86,6 +86,9 @@ def curves_figure(groups: list, metrics: list, step_label: str = "generator step
                 ax.plot(steps, mean, color=f"C{i}", label=label + (f" (n={n})" if n > 1 else ""))
                 if n > 1:
                     ax.fill_between(steps, mean - se, mean + se, color=f"C{i}", alpha=0.25, linewidth=0)
+            if not any(np.isfinite(line.get_ydata()).any() for line in ax.get_lines()):
+                ax.text(0.5, 0.5, "no finite value logged\n(e.g. reverse KL without HQ samples)", ha="center",
+                        va="center", transform=ax.transAxes, fontsize=8, color="0.4")
             ax.set_title(metric)
             ax.set_xlabel(step_label)
         for ax in axes.ravel()[len(metrics):]:
