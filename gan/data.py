@@ -49,6 +49,13 @@ class Mixture:
         k = torch.randint(len(means), (n,), generator=generator)
         return means[k] + self.std * torch.randn(n, 2, generator=generator), k
 
+    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False):
+        """Rows lo:hi of `sample_labelled(n)` (the same draws; only those rows are built): (x, y or None)."""
+        means = torch.as_tensor(self.means, dtype=torch.float32)
+        k = torch.randint(len(means), (n,))[lo:hi]
+        x = means[k] + self.std * torch.randn(n, 2)[lo:hi]
+        return x, (k if labelled else None)
+
     def __repr__(self):
         return f"Mixture({self.name!r}, K={len(self.means)}, std={self.std})"
 
@@ -105,6 +112,13 @@ class ImageData:
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.images[torch.randint(len(self.images), (n,), generator=generator)]
 
+    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False):
+        """Rows lo:hi of `sample(n)` / `sample_labelled(n)`: the n indices are drawn, only lo:hi gathered."""
+        if labelled and self.labels is None:
+            self.sample_labelled(1)  # raises the no-labels error
+        i = torch.randint(len(self.images), (n,))[lo:hi]
+        return self.images[i], (self.labels[i] if labelled else None)
+
     def sample_labelled(self, n: int, generator: torch.Generator | None = None):
         """(images (n, C, H, W), labels (n,) int64); the same random draws as `sample`."""
         if self.labels is None:
@@ -143,6 +157,16 @@ class StackedImages:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.sample_labelled(n, generator)[0]
+
+    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False):
+        """Rows lo:hi of `sample_labelled(n)`: all k·n indices drawn, only the slice's images gathered."""
+        i = torch.randint(len(self.base), (self.k * n,)).reshape(self.k, n)[:, lo:hi]
+        b = hi - lo
+        x = self.base.images[i.reshape(-1), 0].reshape(self.k, b, *self.shape[1:]).transpose(0, 1).contiguous()
+        if not labelled:
+            return x, None
+        weights = self.base.num_classes ** torch.arange(self.k)
+        return x, (self.base.labels[i] * weights[:, None]).sum(0)
 
 
 # ---------------------------------------------------------------- IDX (LeCun's MNIST format)
@@ -423,6 +447,11 @@ class Mirrored:
         x, y = self.base.sample_labelled(n, generator)
         return self._flip(x, generator), y
 
+    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False):
+        x, y = sample_rows(self.base, n, lo, hi, labelled)
+        flip = (torch.rand(n) < 0.5)[lo:hi]
+        return torch.where(flip.to(x.device)[:, None, None, None], x.flip(-1), x), y
+
     def __repr__(self):
         return f"Mirrored({self.base!r})"
 
@@ -468,6 +497,20 @@ def get(name: str, path=None, image_size: int | None = None, channels: int | Non
                                                                     mode="bilinear", align_corners=False), ds.labels)
     ds = with_channels(ds, channels)
     return Mirrored(ds) if mirror else ds
+
+
+def sample_rows(ds, n: int, lo: int, hi: int, labelled: bool = False):
+    """Rows lo:hi of a global batch of n samples of `ds` drawn from torch's global RNG: (x, y or None).
+
+    Data sets with a `sample_rows` method build only those rows (a data-parallel rank's slice: image gathers
+    and reads for b of the W·b samples) while consuming the same random numbers as the global draw, so that W
+    ranks reproduce one process with batch W·b; others are sampled whole and sliced."""
+    if hasattr(ds, "sample_rows"):
+        return ds.sample_rows(n, lo, hi, labelled)
+    if labelled:
+        x, y = ds.sample_labelled(n)
+        return x[lo:hi], y[lo:hi]
+    return ds.sample(n)[lo:hi], None
 
 
 def from_config(cfg):

@@ -62,6 +62,22 @@ class ImageFolderDataset(Dataset):
         return x if self.labels is None else (x, self.labels[i])
 
 
+class _Rows(Sampler):
+    """Batches of the stream: n consecutive indices each, of which rows lo:hi are yielded (read)."""
+
+    def __init__(self, stream: "_Stream", n: int, lo: int, hi: int):
+        self.stream, self.n, self.lo, self.hi = stream, n, lo, hi
+
+    def __iter__(self):
+        it = iter(self.stream)
+        while True:
+            batch = [next(it) for _ in range(self.n)]
+            yield batch[self.lo:self.hi]
+
+    def __len__(self):
+        return 2**62
+
+
 class _Stream(Sampler):
     """Indices from position `start` of the endless stream perm_0 ‖ perm_1 ‖ … (perm_e seeded seed·1000003 + e)."""
 
@@ -134,18 +150,28 @@ class DatasetAdapter:
             return self._image(x, "batch"), torch.as_tensor(y, dtype=torch.long)
         return self._image(default_collate(items), "batch"), None
 
-    def _next(self, n: int):
-        if self._loader is None or self._loader[0] != n:
+    def _next(self, n: int, lo: int = 0, hi: int | None = None):
+        hi = n if hi is None else hi
+        if self._loader is None or self._loader[0] != (n, lo, hi):
             kw = dict(persistent_workers=True, prefetch_factor=self.prefetch_factor) if self.num_workers else {}
-            loader = DataLoader(self.dataset, batch_size=n, sampler=_Stream(len(self.dataset), self.seed, self.consumed),
+            batches = _Rows(_Stream(len(self.dataset), self.seed, self.consumed), n, lo, hi)
+            loader = DataLoader(self.dataset, batch_sampler=batches,
                                 num_workers=self.num_workers, collate_fn=self._batch,
                                 # its own generator: a DataLoader iterator draws its workers' base seed from it,
                                 # which would otherwise be torch's global RNG (and break bit-identical resume)
                                 generator=torch.Generator().manual_seed(self.seed + self.consumed), **kw)
-            self._loader = (n, iter(loader))
+            self._loader = ((n, lo, hi), iter(loader))
         x, y = next(self._loader[1])
         self.consumed += n
         return x, y
+
+    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False):
+        """Rows lo:hi of the next global batch of n: only those items are read (by this rank's workers); the
+        stream advances by n, as on every other rank."""
+        if labelled and not self.labelled:
+            self.sample_labelled(1, torch.Generator())  # raises the no-labels error
+        x, y = self._next(n, lo, hi)
+        return x, (y if labelled else None)
 
     def sample_labelled(self, n: int, generator: torch.Generator | None = None):
         """(images (n, C, H, W), labels (n,) int64): the next n of the stream, or n uniform draws from `generator`."""

@@ -56,7 +56,9 @@ class GANLoss:
     def generator_loss(self, v_fake: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def critic_penalty(self, critic: Callable, x_real: torch.Tensor, x_fake: torch.Tensor) -> torch.Tensor:
+    def critic_penalty(self, critic: Callable, x_real: torch.Tensor, x_fake: torch.Tensor,
+                       eps: torch.Tensor | None = None) -> torch.Tensor:
+        """Extra critic term; `eps` fixes the random interpolation weights of a gradient penalty (B, 1, ...)."""
         return x_real.new_zeros(())
 
     def after_critic_step(self, critic: torch.nn.Module) -> None:
@@ -146,10 +148,10 @@ class WGANGPLoss(WGANLoss):
             raise ValueError(f"gp_weight must be >= 0, got {gp_weight!r}")
         self.gp_weight = float(gp_weight)
 
-    def critic_penalty(self, critic, x_real, x_fake):
+    def critic_penalty(self, critic, x_real, x_fake, eps=None):
         from .stabilisers.penalties import wgan_gp_penalty
 
-        return wgan_gp_penalty(critic, x_real, x_fake, self.gp_weight)
+        return wgan_gp_penalty(critic, x_real, x_fake, self.gp_weight, eps=eps)
 
     def after_critic_step(self, critic):
         return None

@@ -131,6 +131,12 @@ class RunTools:
         record = None
         if self.evaluator is not None and (step % cfg.eval_every == 0 or step == cfg.steps):
             record = {"step": step, **self.evaluator.evaluate()}
+            if tr.dist.distributed:  # rank 0's numbers decide best and plateau on every rank
+                import torch.distributed as dist
+
+                box = [record]
+                dist.broadcast_object_list(box, src=0)
+                record = box[0]
             if self.best is not None and self.best.improved(record, step):
                 record["best"] = True
                 if tr.is_main:

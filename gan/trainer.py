@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from . import checkpoint as ckpt_mod
+from . import grad_sync
 from . import data as data_mod
 from . import distributed as dist_mod
 from . import losses as losses_mod
@@ -94,11 +95,6 @@ class Trainer:
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             self.dist = dist_mod.init_from_env(device=None if cfg.device == "auto" else cfg.device)
             self.device = self.dist.device
-            if cfg.unrolled_steps or cfg.r1 or cfg.r2 or cfg.gradient_penalty or cfg.mine_beta or cfg.msg or \
-                    losses_mod.get(cfg.divergence, cfg.generator_loss).needs_critic_penalty:
-                raise ValueError("under DDP the trainer supports the plain losses, spectral norm, packing, instance "
-                                 "noise, label smoothing, conditioning and EMA; gradient penalties, unrolling and "
-                                 "the MINE regulariser and MSG-GAN need a single process")
         else:
             self.dist = dist_mod.DistInfo()
             self.device = resolve_device(cfg.device)
@@ -122,9 +118,14 @@ class Trainer:
             self.mine = MINERegulariser(int(np.prod(self.data.shape)), cfg.mine_code_dim, beta=cfg.mine_beta,
                                         critic=cfg.mine_critic, code=cfg.mine_code, hidden=cfg.hidden).to(self.device)
             self.opt_mine = torch.optim.Adam(self.mine.critic.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas_d))
-        # the modules the loop calls: DDP and/or compiled wrappers of the same parameters
-        self.G_run = dist_mod.compile_model(dist_mod.wrap_ddp(self.G, self.dist), cfg.compile, cfg.compile_backend)
-        self.D_run = dist_mod.compile_model(dist_mod.wrap_ddp(self.D, self.dist), cfg.compile, cfg.compile_backend)
+        # the modules the loop calls: DDP and/or compiled wrappers of the same parameters. Penalties, unrolling,
+        # MINE and MSG-GAN train data-parallel with gradients averaged by hand instead (gan.grad_sync)
+        self.manual_sync = self.dist.distributed and bool(
+            cfg.unrolled_steps or cfg.r1 or cfg.r2 or cfg.gradient_penalty or cfg.mine_beta or cfg.msg
+            or self.loss.needs_critic_penalty)
+        wrap = (lambda m, info: m) if self.manual_sync else dist_mod.wrap_ddp  # noqa: E731
+        self.G_run = dist_mod.compile_model(wrap(self.G, self.dist), cfg.compile, cfg.compile_backend)
+        self.D_run = dist_mod.compile_model(wrap(self.D, self.dist), cfg.compile, cfg.compile_backend)
         self.critic_has_sn = any(True for _ in spectral_norm_modules(self.D))
         self.step = 0
         self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cfg.bf16 and self.device.type == "cuda"
@@ -150,11 +151,9 @@ class Trainer:
     def sample_real(self):
         """(x, y) real batch of this rank (y None unless conditional); the global batch is drawn on every rank."""
         n = self._global_batch()
-        if self.config.conditional != "none":
-            x, y = self.data.sample_labelled(n)
-        else:
-            x, y = self.data.sample(n), None
-        x, y = self._shard(x, y)
+        # this rank's rows only (the same random draws as the global batch: gan.data.sample_rows)
+        x, y = data_mod.sample_rows(self.data, n, *grad_sync.slice_bounds(n, self.dist),
+                                    labelled=self.config.conditional != "none")
         x = x.to(self.device, non_blocking=True)
         if self.images:
             x = x.contiguous(memory_format=self.memory_format)
@@ -171,7 +170,7 @@ class Trainer:
         n = z.shape[0]
         parts, c, y = [z], None, None
         if self.mine is not None:
-            c = self.mine.sample_code(n, generator=generator, device=z.device)
+            c = self.mine.sample_code(n, generator=generator, device=z.device, dtype=z.dtype)
             parts.append(c)
         if cfg.conditional != "none":
             y = torch.randint(self.num_classes, (n,), generator=generator,
@@ -195,6 +194,10 @@ class Trainer:
         std = self.noise_std()
         if std == 0:
             return x
+        if self.dist.distributed:  # this rank's slice of the global batch's noise
+            return [t + std * grad_sync.shard_draw(lambda s: torch.randn(s).to(t), t.shape, self.dist)
+                    for t in x] if isinstance(x, (list, tuple)) else (
+                x + std * grad_sync.shard_draw(lambda s: torch.randn(s).to(x), x.shape, self.dist))
         if isinstance(x, (list, tuple)):
             return [add_instance_noise(t, std) for t in x]
         return add_instance_noise(x, std)
@@ -206,7 +209,7 @@ class Trainer:
     def _critic_pair(self, x_real, y_real, x_fake, y_fake):
         """(V(real), V(fake)). Under DDP in one forward of the concatenated batch (DDP allows one forward per
         backward); otherwise two forwards, which share one spectral-norm power iteration."""
-        if not self.dist.distributed or isinstance(x_fake, (list, tuple)):
+        if not self.dist.distributed or self.manual_sync or isinstance(x_fake, (list, tuple)):
             return self._critic(x_real, y_real), self._critic(x_fake, y_fake)
         y = None if y_real is None else torch.cat([y_real, y_fake])
         v = self._critic(torch.cat([x_real, x_fake.to(x_real.dtype)]), y)
@@ -228,14 +231,17 @@ class Trainer:
         on_real = lambda x: self._critic(x, y_real, self.D)  # noqa: E731
         on_fake = lambda x: self._critic(x, y_fake, self.D)  # noqa: E731
         total = 0.0
+        gp_eps = lambda: None if not self.dist.distributed else grad_sync.shard_draw(  # noqa: E731
+            lambda s: torch.rand(s).to(x_real), (x_real.shape[0],) + (1,) * (x_real.dim() - 1), self.dist)
         if self.loss.needs_critic_penalty:
-            total = total + self.loss.critic_penalty(on_real, x_real, x_fake.to(x_real.dtype))
+            total = total + self.loss.critic_penalty(on_real, x_real, x_fake.to(x_real.dtype), eps=gp_eps())
         if cfg.r1 > 0:
             total = total + r1_penalty(on_real, x_real, cfg.r1)
         if cfg.r2 > 0:
             total = total + r2_penalty(on_fake, x_fake, cfg.r2)
         if cfg.gradient_penalty > 0:
-            total = total + wgan_gp_penalty(on_real, x_real, x_fake.to(x_real.dtype), cfg.gradient_penalty)
+            total = total + wgan_gp_penalty(on_real, x_real, x_fake.to(x_real.dtype), cfg.gradient_penalty,
+                                            eps=gp_eps())
         return total
 
     def train_step(self) -> dict:
@@ -257,6 +263,7 @@ class Trainer:
                 raise NonFiniteLossError(self.step + 1, "critic loss", ld)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
+            self._sync_grads(self.D)
             self.opt_d.step()
             self.loss.after_critic_step(self.D)
         zin, y_fake, code = self.generator_inputs()
@@ -270,18 +277,21 @@ class Trainer:
                     loss_g = unrolled_generator_loss(
                         self.D, objective, lambda v: self.loss.generator_loss(v.float()), x_real, x_fake,
                         cfg.unrolled_steps, cfg.unrolled_lr or cfg.lr_d,
-                        optimizer=self.opt_d if cfg.unrolled_optimizer == "adam" else None)
+                        optimizer=self.opt_d if cfg.unrolled_optimizer == "adam" else None,
+                        grad_reduce=(lambda g: grad_sync.mean_over_ranks(g, self.dist)) if self.manual_sync else None)
                 else:
                     # under DDP the critic's gradients are not wanted here: call the bare module, not the wrapper
                     critic = self.D if self.dist.distributed else None
                     loss_g = self.loss.generator_loss(self._critic(self._noisy(x_fake), y_fake, critic).float())
             if self.mine is not None:
-                loss_g = loss_g + self._mine_term(_finest(x_fake).flatten(1).float(), code)
+                x_flat = _finest(x_fake).flatten(1)  # bf16 → float32; float32/float64 kept
+                loss_g = loss_g + self._mine_term(x_flat.to(torch.promote_types(x_flat.dtype, torch.float32)), code)
             lg = loss_g.item()
             if not math.isfinite(lg):
                 raise NonFiniteLossError(self.step + 1, "generator loss", lg)
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
+            self._sync_grads(self.G)
             self.opt_g.step()
         finally:
             self.D.requires_grad_(True)
@@ -292,13 +302,22 @@ class Trainer:
 
     def _mine_term(self, x_flat: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         """One step of MINE's statistics network on (G([z, c]), c), then −β·Î for the generator's loss."""
+        if self.dist.distributed:  # the score matrix pairs the whole global batch
+            x_flat, code = grad_sync.gather_batch(x_flat, self.dist), grad_sync.gather_batch(code, self.dist)
         loss_t = self.mine.statistics_loss(x_flat.detach(), code)
         if not math.isfinite(loss_t.item()):
             raise NonFiniteLossError(self.step + 1, "MINE statistics-network loss", loss_t.item())
         self.opt_mine.zero_grad(set_to_none=True)
         loss_t.backward()
+        self._sync_grads(self.mine.critic)
         self.opt_mine.step()
         return self.mine.generator_term(x_flat, code)
+
+    def _sync_grads(self, module) -> None:
+        """Under manual data parallelism, every gradient of `module` ← its mean over ranks (gan.grad_sync)."""
+        if self.manual_sync:
+            grad_sync.average_gradients(module, self.dist)
+            grad_sync.broadcast_buffers(module, self.dist)
 
     # ------------------------------------------------------------------ loop
     def fit(self, stop_after: int | None = None) -> dict:

@@ -217,3 +217,27 @@ def test_lazy_folder_dataset_checks_sizes_as_it_reads(tmp_path):
     assert ds[0].shape == (3, 8, 8)
     with pytest.raises(ValueError, match="z.png"):
         ds[2]
+
+
+def test_sample_rows_are_the_slices_of_the_global_draw():
+    from gan.data import StackedImages, ImageData, Mirrored, ring8, sample_rows
+
+    imgs = ImageData("x", torch.rand(20, 1, 4, 4) * 2 - 1, torch.arange(20) % 10)
+    for ds in (ring8(), imgs, Mirrored(imgs), StackedImages(imgs, 3), DatasetAdapter(_Squares(), seed=1)):
+        for labelled in (False, True):
+            if isinstance(ds, DatasetAdapter):  # three "ranks", each its own adapter, two global batches of 12
+                whole = DatasetAdapter(_Squares(), seed=1)
+                ranks = [DatasetAdapter(_Squares(), seed=1) for _ in range(3)]
+                for _ in range(2):
+                    ref = whole.sample_labelled(12) if labelled else (whole.sample(12), None)
+                    parts = [sample_rows(r, 12, 4 * k, 4 * k + 4, labelled) for k, r in enumerate(ranks)]
+                    torch.testing.assert_close(torch.cat([p[0] for p in parts]), ref[0], rtol=0, atol=0)
+                    assert all(r.consumed == whole.consumed for r in ranks)
+                continue
+            torch.manual_seed(5)
+            ref = ds.sample_labelled(12) if labelled else (ds.sample(12), None)
+            for lo in (0, 4, 8):
+                torch.manual_seed(5)
+                x, y = sample_rows(ds, 12, lo, lo + 4, labelled)
+                torch.testing.assert_close(x, ref[0][lo:lo + 4], rtol=0, atol=0)
+                assert (y is None) == (not labelled) and (y is None or torch.equal(y, ref[1][lo:lo + 4]))
