@@ -5,10 +5,10 @@ Rows (CPU, one torch thread unless --threads):
 2. one Fashion-MNIST 28×28 evaluation (FID/KID on classifier features of 2,500 samples vs 2,500 real): the
    first (trains the feature classifier on 10,000 images for 2 epochs and extracts the real features) and a
    later one (median of 3); skipped when the data set is not installed;
-3. `Trainer.fit()` for STEPS ring8 steps with eval_every 500, log_every 100 and checkpoints every 500
+3. `Trainer.fit()` for STEPS ring8 steps (REPS times, alternated with the hand loop) with eval_every 500, log_every 100 and checkpoints every 500
    against the hand-written loop of bench_gan.py (same models, batch 256, hidden 128), in the same process.
 
-    python bench/bench_eval.py [--steps 2000] [--threads 1]
+    python bench/bench_eval.py [--steps 2000] [--reps 3] [--threads 1]
 """
 import argparse
 import os
@@ -41,6 +41,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--reps", type=int, default=3)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s)")
@@ -62,22 +63,29 @@ def main():
     else:
         print(f"Fashion-MNIST not installed at {data_mod.FASHION_MNIST_DIR}: image row skipped")
 
-    steps = args.steps
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainConfig(data="ring8", batch_size=256, hidden=128, layers=3, z_dim=16, steps=steps, progress=False,
-                          log_every=100, sample_every=0, checkpoint_every=500, eval_every=500, out=tmp)
-        tr = Trainer(cfg)
+    steps, reps = args.steps, args.reps
+    hands, ours = [], []
+    for _ in range(reps):  # alternated, so that load changes on a shared machine hit both alike
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = TrainConfig(data="ring8", batch_size=256, hidden=128, layers=3, z_dim=16, steps=steps,
+                              progress=False, log_every=100, sample_every=0, checkpoint_every=500, eval_every=500,
+                              out=tmp)
+            tr = Trainer(cfg)
+            t = time.perf_counter()
+            tr.fit()
+            ours.append(time.perf_counter() - t)
+        torch.manual_seed(0)
+        G, D = MLPGenerator(16, 2, 128, 3), MLPCritic(2, 128, 3)
         t = time.perf_counter()
-        tr.fit()
-        ours = time.perf_counter() - t
-    torch.manual_seed(0)
-    G, D = MLPGenerator(16, 2, 128, 3), MLPCritic(2, 128, 3)
-    t = time.perf_counter()
-    hand_loop(G, D, 256, 16, steps, data_mod.ring8())
-    hand = time.perf_counter() - t
-    print(f"\n{'ring8, batch 256, hidden 128':32s} {'hand s':>8s} {'trainer s':>10s} {'trainer/hand':>13s}")
-    print(f"{f'{steps} steps, eval+ckpt every 500':32s} {hand:8.2f} {ours:10.2f} {ours / hand:13.3f}")
-    print("(trainer time includes the final outputs: samples.npy/png, summary, final checkpoint)")
+        hand_loop(G, D, 256, 16, steps, data_mod.ring8())
+        hands.append(time.perf_counter() - t)
+    ratios = [o / h for o, h in zip(ours, hands)]
+    print(f"\n{'ring8, batch 256, hidden 128':34s} {'hand s':>8s} {'trainer s':>10s} {'trainer/hand':>13s}")
+    for h, o in zip(hands, ours):
+        print(f"{f'{steps} steps, eval+ckpt every 500':34s} {h:8.2f} {o:10.2f} {o / h:13.3f}")
+    print(f"{'median ratio':34s} {'':8s} {'':10s} {statistics.median(ratios):13.3f}")
+    print("(trainer time includes logging, 4 evaluations, checkpoints and the final outputs: samples.npy/png, "
+          "summary, final checkpoint)")
 
 
 if __name__ == "__main__":

@@ -64,7 +64,8 @@ def scatter_array(fake: np.ndarray, real: np.ndarray | None = None, title: str =
 
 def curves_figure(groups: list, metrics: list, step_label: str = "generator step"):
     """One panel per metric; per group a line (mean over its runs) with a ±1 standard-error band when the group
-    has several runs (s.e. = sample std (ddof 1) / √n over runs, at the steps every run logged).
+    has several runs (s.e. = sample std (ddof 1) / √n over runs, at the steps every run logged; a step where
+    some run logged NaN/null is NaN: a gap, never a mean over fewer runs).
 
     groups: list of (label, [run curves]); a run's curves: {metric: (steps (T,), values (T,))}, NaN allowed
     (e.g. reverse KL with no HQ sample: a gap in the line). Returns a matplotlib Figure (never shown)."""
@@ -83,7 +84,9 @@ def curves_figure(groups: list, metrics: list, step_label: str = "generator step
                     continue
                 steps, mean, se = mean_se(have)
                 n = len(have)
-                ax.plot(steps, mean, color=f"C{i}", label=label + (f" (n={n})" if n > 1 else ""))
+                # markers: a value between two NaNs (e.g. reverse KL) is a point, not a line
+                ax.plot(steps, mean, color=f"C{i}", marker=".", markersize=3,
+                        label=label + (f" (n={n})" if n > 1 else ""))
                 if n > 1:
                     ax.fill_between(steps, mean - se, mean + se, color=f"C{i}", alpha=0.25, linewidth=0)
             if not any(np.isfinite(line.get_ydata()).any() for line in ax.get_lines()):
