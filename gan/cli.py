@@ -102,7 +102,10 @@ def main(argv=None) -> int:
             from .trainer import NonFiniteLossError, Trainer
 
             try:
-                tr = Trainer(cfg, resume=args.resume)
+                try:
+                    tr = Trainer(cfg, resume=args.resume)
+                except ValueError as exc:  # data that cannot be read, an evaluation the data cannot support, ...
+                    parser.error(str(exc))
                 summary = tr.fit(stop_after=args.stop_after)
             except NonFiniteLossError as exc:
                 print(f"error: {exc}", file=sys.stderr)

@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 
 from . import schedules
-from .evaluation import METRICS, BestKeeper, PeriodicEvaluator, data_kind
+from .evaluation import IMAGE_METRICS, METRICS, MIXTURE_METRICS, BestKeeper, PeriodicEvaluator, data_kind
 
 EVAL_LOG = "eval.jsonl"
 
@@ -42,6 +42,18 @@ def validate_config(cfg) -> None:
         raise ValueError(f"keep_best must be one of {', '.join(METRICS)} (or unset); got {cfg.keep_best!r}")
     if (cfg.keep_best is not None or cfg.plateau_patience) and not cfg.eval_every:
         raise ValueError("keep_best and plateau_patience act on periodic evaluations: set eval_every > 0")
+    if cfg.eval_every:  # what the named data set can be measured with (a dataset= object is checked at start)
+        from .data import TOY
+
+        key = cfg.data.strip().lower().replace("-", "_")
+        kind = ("mixture" if key in ("ring8", "grid25") else "none") if key in TOY else "image"
+        if kind == "none":
+            raise ValueError(f"eval_every needs mixture data (ring8, grid25: mode metrics) or labelled images "
+                             f"(FID/KID); {cfg.data!r} has neither")
+        allowed = MIXTURE_METRICS if kind == "mixture" else IMAGE_METRICS
+        if cfg.keep_best is not None and cfg.keep_best in METRICS and cfg.keep_best not in allowed:
+            raise ValueError(f"keep_best {cfg.keep_best!r} is not measured on {cfg.data!r}; use one of "
+                             f"{', '.join(allowed)}")
     if cfg.lr_decay not in schedules.KINDS:
         raise ValueError(f"lr_decay must be one of {', '.join(schedules.KINDS)}; got {cfg.lr_decay!r}")
     if isinstance(cfg.lr_decay_every, bool) or not isinstance(cfg.lr_decay_every, int) or cfg.lr_decay_every < 1:

@@ -22,6 +22,8 @@ FLAGS = {
     "instance_noise": {"instance_noise": 0.1},
     "began": {"divergence": "began", "began_lambda_k": 0.05},
     "conditional": {"conditional": "concat"},
+    # run tools: every rank takes rank 0's evaluation, so the plateau rule changes the rates alike
+    "eval_plateau_decay": {"eval_every": 1, "plateau_patience": 1, "plateau_factor": 0.5, "lr_decay": "cosine"},
 }
 
 SCRIPT = textwrap.dedent('''
@@ -47,10 +49,12 @@ SCRIPT = textwrap.dedent('''
                           out=os.path.join(out, name), **kw)
         tr = Trainer(cfg, dataset=Blobs() if kw.get("msg") else None)
         for _ in range(cfg.steps):
-            tr.train_step()
+            losses = tr.train_step()
+            tr.tools.after_step(tr.step, losses)
         assert tr.manual_sync == (tr.dist.distributed and name not in ("plain", "instance_noise", "began",
-                                                                        "conditional")), name
-        results[name] = {"G": tr.G.state_dict(), "D": tr.D.state_dict()}
+                                                                        "conditional", "eval_plateau_decay")), name
+        results[name] = {"G": tr.G.state_dict(), "D": tr.D.state_dict(),
+                         "lr": torch.tensor([g["lr"] for g in tr.opt_g.param_groups])}
     torch.save(results, os.path.join(out, f"states{os.environ.get('RANK', '0')}.pt"))
 ''')
 
@@ -94,7 +98,9 @@ def test_two_gloo_processes_equal_one_process_for_every_flag(tmp_path):
                 # float64: only the summation order differs (two half-batch means averaged vs one mean),
                 # ~1e-16 relative per operation, amplified by Adam's 1/√v over 3 steps: far below 1e-9
                 assert torch.allclose(v, b[name][net][k], rtol=1e-9, atol=1e-11), (name, net, k)
+    assert torch.equal(a["eval_plateau_decay"]["lr"], b["eval_plateau_decay"]["lr"])
+    assert float(a["eval_plateau_decay"]["lr"][0]) < 1e-2  # the schedule did act
     # the flags change the run (the comparison is not between copies of one plain run)
     for name in FLAGS:
-        if name not in ("plain", "msg"):
+        if name not in ("plain", "msg", "eval_plateau_decay"):
             assert any(not torch.equal(v, a["plain"]["D"].get(k, v + 1)) for k, v in a[name]["D"].items()), name

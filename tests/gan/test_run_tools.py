@@ -145,10 +145,22 @@ def test_config_errors_name_the_field(kw, message):
 
 
 def test_evaluation_refuses_what_it_cannot_measure(tmp_path):
-    with pytest.raises(ValueError, match="mixture data .* or images"):
-        Trainer(TrainConfig(**{**TINY, "data": "spiral"}, eval_every=5, out=str(tmp_path / "a")))
-    with pytest.raises(ValueError, match="not measured on mixture data"):
-        Trainer(TrainConfig(**TINY, eval_every=5, keep_best="fid", out=str(tmp_path / "b")))
+    with pytest.raises(ValueError, match="mixture data .* or labelled images"):
+        TrainConfig(**{**TINY, "data": "spiral"}, eval_every=5).validate()
+    with pytest.raises(ValueError, match="keep_best 'fid' is not measured on 'ring8'"):
+        TrainConfig(**TINY, eval_every=5, keep_best="fid").validate()
+    with pytest.raises(ValueError, match="keep_best 'modes' is not measured on 'digits'"):
+        TrainConfig(**{**TINY, "data": "digits"}, eval_every=5, keep_best="modes").validate()
+    # a dataset object is checked when the trainer starts
+    from gan.data import Spiral
+
+    with pytest.raises(ValueError, match="has neither"):
+        Trainer(TrainConfig(**TINY, eval_every=5, out=str(tmp_path / "a")), dataset=Spiral())
+    with pytest.raises(ValueError, match="labelled data"):
+        from gan.data import ImageData
+
+        Trainer(TrainConfig(**{**TINY, "data": "digits"}, width=8, eval_every=5, out=str(tmp_path / "b")),
+                dataset=ImageData("x", torch.rand(8, 1, 28, 28) * 2 - 1))
 
 
 class _Labelled:
