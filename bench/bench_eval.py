@@ -5,7 +5,8 @@ Rows (CPU, one torch thread unless --threads):
 2. one Fashion-MNIST 28×28 evaluation (FID/KID on classifier features of 2,500 samples vs 2,500 real): the
    first (trains the feature classifier on 10,000 images for 2 epochs and extracts the real features) and a
    later one (median of 3); skipped when the data set is not installed;
-3. `Trainer.fit()` for STEPS ring8 steps (REPS times, alternated with the hand loop) with eval_every 500, log_every 100 and checkpoints every 500
+3. `Trainer.fit()` for STEPS ring8 steps (REPS times, alternated with the hand loop) with eval_every 500,
+   log_every 100 and checkpoints every 500
    against the hand-written loop of bench_gan.py (same models, batch 256, hidden 128), in the same process.
 
     python bench/bench_eval.py [--steps 2000] [--reps 3] [--threads 1]

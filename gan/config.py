@@ -26,7 +26,7 @@ class TrainConfig:
     data: str = "ring8"                   # ring8 | grid25 | spiral | digits | fashion_mnist | idx | folder
     data_path: str | None = None          # folder for idx / folder / fashion_mnist
     image_size: int | None = None         # resize images (DCGAN needs 28, 32 or 64)
-    divergence: str = "gan"               # any divkit name (f-GAN) or wgan | wgan_gp | hinge | least_squares
+    divergence: str = "gan"               # divkit name (f-GAN) | wgan | wgan_gp | hinge | least_squares | began
     generator_loss: str = "nonsaturating" # saturating | nonsaturating (f-GAN only)
     # models
     model: str = "auto"                   # auto (mlp for 2-D, dcgan for images) | mlp | dcgan
@@ -84,8 +84,8 @@ class TrainConfig:
     mirror: bool = False                  # random horizontal flips of image data (p = 1/2)
     data_workers: int = 0                 # read --data folder lazily with N DataLoader workers (0 = all in memory)
     eval_every: int = 0                   # evaluate every N steps into eval.jsonl (modes/HQ/rev-KL; images FID/KID)
-    keep_best: str | None = None          # keep best.pt by this eval metric: modes | hq_fraction | reverse_kl | fid | kid
-    tensorboard: bool = False             # also write TensorBoard events to OUT/tensorboard (pip install .[tensorboard])
+    keep_best: str | None = None          # keep best.pt by: modes | hq_fraction | reverse_kl | fid | kid
+    tensorboard: bool = False             # TensorBoard events in OUT/tensorboard (pip install .[tensorboard])
     lr_decay: str = "none"                # none | linear | cosine | step (learning-rate factor over the run)
     lr_decay_every: int = 1000            # step decay: multiply the learning rates by lr_decay_gamma every N steps
     lr_decay_gamma: float = 0.5           # step decay factor

@@ -33,8 +33,9 @@ class ImageFolderDataset(Dataset):
     """Map-style dataset over an image folder (flat or class sub-folders, `gan.data.folder_layout`):
     item i = (image (C, H, W) float32 in [−1, 1], label) or image alone for a flat folder.
 
-    channels None: 3 unless the first file has R = G = B everywhere (then 1). Without `size`, an image whose size differs from the
-    first file's raises ValueError naming both (checked as files are read: the folder is never scanned whole)."""
+    channels None: 3 unless the first file has R = G = B everywhere (then 1). Without `size`, an image whose size
+    differs from the first file's raises ValueError naming both (checked as files are read: the folder is never
+    scanned whole)."""
 
     def __init__(self, path, size: int | None = None, channels: int | None = None):
         data_mod._check_channels(channels)
@@ -115,7 +116,8 @@ class DatasetAdapter:
             raise ValueError(f"num_workers must be an int ≥ 0, got {num_workers!r}")
         if len(dataset) == 0:
             raise ValueError("dataset is empty")
-        self.dataset, self.num_workers, self.seed, self.prefetch_factor = dataset, num_workers, int(seed), prefetch_factor
+        self.dataset, self.num_workers, self.seed = dataset, num_workers, int(seed)
+        self.prefetch_factor = prefetch_factor
         first = dataset[0]
         self.labelled = isinstance(first, (tuple, list))
         x = self._image(first[0] if self.labelled else first, 0)
