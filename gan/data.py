@@ -431,6 +431,9 @@ class Mirrored:
                              f"{tuple(base.shape)}")
         self.base, self.shape, self.name = base, tuple(base.shape), f"{base.name}+mirror"
 
+    def __len__(self):
+        return len(self.base)
+
     def __getattr__(self, name):  # num_classes, class_names, means, images, ... of the base
         if name == "base":
             raise AttributeError(name)
