@@ -11,7 +11,6 @@ import os
 import sys
 from pathlib import Path
 
-
 from .config import TrainConfig, add_config_flags, config_from_args
 
 

@@ -194,10 +194,10 @@ class Trainer:
         std = self.noise_std()
         if std == 0:
             return x
-        if self.dist.distributed:  # this rank's slice of the global batch's noise
-            return [t + std * grad_sync.shard_draw(lambda s: torch.randn(s).to(t), t.shape, self.dist)
-                    for t in x] if isinstance(x, (list, tuple)) else (
-                x + std * grad_sync.shard_draw(lambda s: torch.randn(s).to(x), x.shape, self.dist))
+        if self.dist.distributed:  # this rank's slice of the global batch's noise (add_instance_noise's draw)
+            noisy = lambda t: t + std * grad_sync.shard_draw(  # noqa: E731
+                lambda s: torch.randn(s, dtype=t.dtype).to(t.device), t.shape, self.dist)
+            return [noisy(t) for t in x] if isinstance(x, (list, tuple)) else noisy(x)
         if isinstance(x, (list, tuple)):
             return [add_instance_noise(t, std) for t in x]
         return add_instance_noise(x, std)
@@ -232,7 +232,8 @@ class Trainer:
         on_fake = lambda x: self._critic(x, y_fake, self.D)  # noqa: E731
         total = 0.0
         gp_eps = lambda: None if not self.dist.distributed else grad_sync.shard_draw(  # noqa: E731
-            lambda s: torch.rand(s).to(x_real), (x_real.shape[0],) + (1,) * (x_real.dim() - 1), self.dist)
+            lambda s: torch.rand(s, dtype=x_real.dtype).to(x_real.device), (x_real.shape[0],) + (1,) * (x_real.dim() - 1),
+            self.dist)  # wgan_gp_penalty's own draw, sliced
         if self.loss.needs_critic_penalty:
             total = total + self.loss.critic_penalty(on_real, x_real, x_fake.to(x_real.dtype), eps=gp_eps())
         if cfg.r1 > 0:
