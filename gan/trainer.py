@@ -231,9 +231,9 @@ class Trainer:
         on_real = lambda x: self._critic(x, y_real, self.D)  # noqa: E731
         on_fake = lambda x: self._critic(x, y_fake, self.D)  # noqa: E731
         total = 0.0
+        eps_shape = (x_real.shape[0],) + (1,) * (x_real.dim() - 1)
         gp_eps = lambda: None if not self.dist.distributed else grad_sync.shard_draw(  # noqa: E731
-            lambda s: torch.rand(s, dtype=x_real.dtype).to(x_real.device), (x_real.shape[0],) + (1,) * (x_real.dim() - 1),
-            self.dist)  # wgan_gp_penalty's own draw, sliced
+            lambda s: torch.rand(s, dtype=x_real.dtype).to(x_real.device), eps_shape, self.dist)  # wgan_gp's draw
         if self.loss.needs_critic_penalty:
             total = total + self.loss.critic_penalty(on_real, x_real, x_fake.to(x_real.dtype), eps=gp_eps())
         if cfg.r1 > 0:
