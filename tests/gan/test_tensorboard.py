@@ -76,3 +76,13 @@ def test_missing_package_names_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake)
     with pytest.raises(ImportError, match=r"divkit\[tensorboard\]"):
         TrainConfig(tensorboard=True).validate()
+
+
+def test_image_runs_log_the_sample_grid(tmp_path):
+    from gan.data import ImageData
+
+    cfg = TrainConfig(data="digits", steps=2, batch_size=4, width=8, z_dim=4, log_every=1, sample_every=2,
+                      checkpoint_every=0, progress=False, tensorboard=True, out=str(tmp_path))
+    Trainer(cfg, dataset=ImageData("x", torch.rand(8, 3, 28, 28) * 2 - 1)).fit()
+    imgs = _events(tmp_path / "tensorboard").Images("samples")
+    assert [(i.step, i.width, i.height) for i in imgs] == [(2, 8 * 29 - 1, 8 * 29 - 1)]  # 64 samples, 8 × 8
