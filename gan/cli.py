@@ -13,7 +13,6 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from . import run_folder
 from .config import TrainConfig, add_config_flags, config_from_args, to_toml
@@ -52,7 +51,7 @@ def _positive_int(raw: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m gan", description="f-GAN training for every divkit divergence")
     p.add_argument("--version", action="version", version=f"%(prog)s (divkit {_version()})")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{train,sample,eval,compare}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{train,sample,eval,plot,compare}")
     t = sub.add_parser("train", help="train one GAN", usage="%(prog)s [--config FILE.toml] [--FIELD VALUE ...] "
                        "[--resume | --overwrite] [--threads N] [--print-config]")
     add_config_flags(t)
@@ -74,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("run", help="run folder (with checkpoint.pt; it may have been moved)")
     s.add_argument("--n", type=int, default=2500, help="number of samples [default: 2500]")
     s.add_argument("--seed", type=int, default=0, help="seed of the noise [default: 0]")
-    s.add_argument("--output", default=None, help="file for the samples (.npy); default RUN/samples_seed<S>.npy")
+    s.add_argument("--out", "--output", dest="output", default=None,
+                   help="file for the samples; its suffix picks the format: .png (image grid, or scatter over the "
+                        "data for 2-D), .npy, .npz [default: RUN/samples_seed<S>.npy]")
     s.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: the run's, or cpu without CUDA)")
     e = sub.add_parser("eval", help="metrics of a trained run (mode coverage for mixtures and stacked images)")
     e.add_argument("run", help="run folder (with checkpoint.pt; it may have been moved)")
@@ -85,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="stacked data: epochs of the mode classifier trained on the base images (cached in RUN)")
     e.add_argument("--classifier-images", type=int, default=None,
                    help="stacked data: train the mode classifier on the first N base images (default all)")
+    from .plot_cli import add_plot_parser
+
+    add_plot_parser(sub)
     c = sub.add_parser("compare", help="every divergence × generator loss × seed (or a --study) under one budget")
     add_config_flags(c)
     c.add_argument("--divergences", default="all", help="'all' or a comma-separated list")
@@ -93,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seeds", type=int, default=3, help="seeds 0 … N−1 per variant [default: 3]")
     c.add_argument("--generator-losses", default="saturating,nonsaturating",
                    help="comma-separated: saturating, nonsaturating [default: both]")
-    p.commands = {"train": t, "sample": s, "eval": e, "compare": c}
+    p.commands = {"train": t, "sample": s, "eval": e, "plot": sub.choices["plot"], "compare": c}
     return p
 
 
@@ -195,12 +199,16 @@ def _run(parser, args) -> int:
     if args.command == "sample":
         if args.n < 1:
             parser.error(f"--n must be ≥ 1, got {args.n}")
+        from .plot_cli import check_sample_path, write_samples
+
+        out = check_sample_path(args.output or Path(args.run) / f"samples_seed{args.seed}.npy")
         tr = _load_run(parser, args.run, args.device)
-        x = tr.generate(n=args.n, seed=args.seed).numpy()
-        out = args.output or str(Path(args.run) / f"samples_seed{args.seed}.npy")
-        np.save(out, x)
-        print(out)
+        print(write_samples(tr, args.n, args.seed, out))
         return 0
+    if args.command == "plot":
+        from .plot_cli import run_plot
+
+        return run_plot(args)
     if args.command == "eval":
         from .data import StackedImages
         from .metrics import mode_metrics

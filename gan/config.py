@@ -26,7 +26,7 @@ class TrainConfig:
     data: str = "ring8"                   # 2-D mixtures (ring8, grid25, spiral) or images (the rest)
     data_path: str | None = None          # folder for idx / folder / fashion_mnist
     image_size: int | None = None         # resize images (DCGAN needs 28, 32 or 64)
-    divergence: str = "gan"               # any divkit name (f-GAN) or wgan | wgan_gp | hinge | least_squares
+    divergence: str = "gan"               # divkit name (f-GAN) | wgan | wgan_gp | hinge | least_squares | began
     generator_loss: str = "nonsaturating" # saturating | nonsaturating (f-GAN only)
     # models
     model: str = "auto"                   # auto (mlp for 2-D, dcgan for images) | mlp | dcgan
@@ -79,6 +79,20 @@ class TrainConfig:
     checkpoint_every: int = 500           # checkpoint.pt every N steps (0: only at the end)
     eval_samples: int = 2500              # generator samples for the final metrics (VEEGAN/PacGAN: 2,500)
     out: str = "runs/default"             # run folder (empty or new; --resume / --overwrite otherwise)
+    # data, evaluation, logging and schedules (gan.run_tools; docs/training-tools.md)
+    channels: int | None = None           # force 1 or 3 image channels (unset: the data's own; folder RGB stays 3)
+    mirror: bool = False                  # random horizontal flips of image data (p = 1/2)
+    data_workers: int = 0                 # read --data folder lazily with N DataLoader workers (0 = all in memory)
+    eval_every: int = 0                   # evaluate every N steps into eval.jsonl (modes/HQ/rev-KL; images FID/KID)
+    keep_best: str | None = None          # keep best.pt by: modes | hq_fraction | reverse_kl | fid | kid
+    tensorboard: bool = False             # TensorBoard events in OUT/tensorboard (pip install .[tensorboard])
+    lr_decay: str = "none"                # none | linear | cosine | step (learning-rate factor over the run)
+    lr_decay_every: int = 1000            # step decay: multiply the learning rates by lr_decay_gamma every N steps
+    lr_decay_gamma: float = 0.5           # step decay factor
+    plateau_patience: int = 0             # divide the lrs by plateau_factor after N evals without a better metric
+    plateau_factor: float = 0.5           # plateau rule: learning-rate multiplier (modes for mixtures, FID for images)
+    began_gamma: float = 0.5              # BEGAN diversity ratio γ = E L(G(z)) / E L(x) (divergence began)
+    began_lambda_k: float = 0.001         # BEGAN learning rate λ_k of the equilibrium term k_t
 
     def resolve_optimiser(self) -> "TrainConfig":
         """Fill lr_g, lr_d, betas_g, betas_d, n_critic left at None: from `preset` if one is named, else the
@@ -164,6 +178,9 @@ class TrainConfig:
                              "one batch of samples)")
         if self.mine_beta and self.batch_size < 2:
             raise ValueError("mine_beta needs batch_size ≥ 2 (MINE compares joint and shuffled pairs)")
+        from .run_tools import validate_config
+
+        validate_config(self)  # the fields of the run tools block above
         return self
 
     def to_dict(self) -> dict:
@@ -257,13 +274,16 @@ def _field_help() -> dict:
 def _choices() -> dict:
     """The enum fields and their allowed values (the validation in `TrainConfig.validate` is the same)."""
     from . import data as data_mod
+    from . import schedules
+    from .evaluation import METRICS
     from .stabilisers.ttur import PRESETS
 
     return {"data": data_mod.names(), "generator_loss": ["saturating", "nonsaturating"],
             "model": ["auto", "mlp", "dcgan"], "preset": sorted(PRESETS) + ["ttur"], "image_size": [8, 28, 32, 64],
             "unrolled_optimizer": ["adam", "sgd"], "mine_critic": ["separable", "concat"],
             "mine_code": ["normal", "uniform", "categorical"], "conditional": ["none", "concat", "projection"],
-            "compile_backend": ["inductor", "aot_eager", "eager", "cudagraphs"]}
+            "compile_backend": ["inductor", "aot_eager", "eager", "cudagraphs"], "channels": [1, 3],
+            "lr_decay": list(schedules.KINDS), "keep_best": list(METRICS)}
 
 
 def _choice_type(name: str, options: list, convert=str):

@@ -49,6 +49,13 @@ class Mixture:
         k = torch.randint(len(means), (n,), generator=generator)
         return means[k] + self.std * torch.randn(n, 2, generator=generator), k
 
+    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False):
+        """Rows lo:hi of `sample_labelled(n)` (the same draws; only those rows are built): (x, y or None)."""
+        means = torch.as_tensor(self.means, dtype=torch.float32)
+        k = torch.randint(len(means), (n,))[lo:hi]
+        x = means[k] + self.std * torch.randn(n, 2)[lo:hi]
+        return x, (k if labelled else None)
+
     def __repr__(self):
         return f"Mixture({self.name!r}, K={len(self.means)}, std={self.std})"
 
@@ -92,6 +99,8 @@ class ImageData:
         self.labels = None if labels is None else torch.as_tensor(np.asarray(labels), dtype=torch.long)
         self.shape = tuple(images.shape[1:])
 
+    class_names = None  # folder data with class sub-folders: the folder name of each label
+
     def __len__(self):
         return len(self.images)
 
@@ -102,6 +111,13 @@ class ImageData:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.images[torch.randint(len(self.images), (n,), generator=generator)]
+
+    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False):
+        """Rows lo:hi of `sample(n)` / `sample_labelled(n)`: the n indices are drawn, only lo:hi gathered."""
+        if labelled and self.labels is None:
+            self.sample_labelled(1)  # raises the no-labels error
+        i = torch.randint(len(self.images), (n,))[lo:hi]
+        return self.images[i], (self.labels[i] if labelled else None)
 
     def sample_labelled(self, n: int, generator: torch.Generator | None = None):
         """(images (n, C, H, W), labels (n,) int64); the same random draws as `sample`."""
@@ -141,6 +157,16 @@ class StackedImages:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.sample_labelled(n, generator)[0]
+
+    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False):
+        """Rows lo:hi of `sample_labelled(n)`: all k·n indices drawn, only the slice's images gathered."""
+        i = torch.randint(len(self.base), (self.k * n,)).reshape(self.k, n)[:, lo:hi]
+        b = hi - lo
+        x = self.base.images[i.reshape(-1), 0].reshape(self.k, b, *self.shape[1:]).transpose(0, 1).contiguous()
+        if not labelled:
+            return x, None
+        weights = self.base.num_classes ** torch.arange(self.k)
+        return x, (self.base.labels[i] * weights[:, None]).sum(0)
 
 
 # ---------------------------------------------------------------- IDX (LeCun's MNIST format)
@@ -244,37 +270,193 @@ def digits(size: int = 8) -> ImageData:
     return ImageData("digits", x, d.target)
 
 
-def image_folder(path, size: int | None = None, channels: int = 1) -> ImageData:
-    """All *.png files of a folder (matplotlib.image.imread, floats in [0, 1]) → (N, C, H, W) in [−1, 1].
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
-    channels: 1 (luminance 0.299 R + 0.587 G + 0.114 B) or 3; size: resize (bilinear) to size×size if given,
-    otherwise all images must share one shape."""
-    import matplotlib.image as mpimg
 
+def _image_files(folder: Path) -> list[Path]:
+    """Image files directly in `folder` (case-insensitive suffix), sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def folder_layout(path) -> tuple[list[Path], list[int] | None, list[str] | None]:
+    """(files, labels, class_names) of an image folder.
+
+    Flat: the image files directly in `path` (labels None). With class sub-folders (torchvision ImageFolder's
+    convention): every sub-folder holding images is a class, classes sorted by name get labels 0, 1, …, each
+    class's files found recursively. A folder with images at the top *and* class sub-folders is refused (the top
+    images would have no label), as is a folder with no image at all."""
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"image folder not found: {path}")
-    files = sorted(path.glob("*.png"))
-    if not files:
-        raise FileNotFoundError(f"no .png files in {path}")
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
-    out = []
+    top = _image_files(path)
+    subs = sorted(d for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))
+    classes = [(d, sorted(p for p in d.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+               for d in subs]
+    classes = [(d, fs) for d, fs in classes if fs]
+    if top and classes:
+        raise ValueError(f"{path} holds both images and class sub-folders ({', '.join(d.name for d, _ in classes[:3])}"
+                         f"); put every image in a class folder, or use a folder without sub-folders")
+    if top:
+        return top, None, None
+    if not classes:
+        raise FileNotFoundError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {path} or its sub-folders")
+    files = [f for _, fs in classes for f in fs]
+    labels = [k for k, (_, fs) in enumerate(classes) for _ in fs]
+    return files, labels, [d.name for d, _ in classes]
+
+
+def _open_image(f: Path):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        img = Image.open(f)
+        img.load()
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ValueError(f"cannot read image {f}: {exc}") from None
+    return img
+
+
+def _resize_center_crop(img, size: int):
+    """Resize the shorter side to `size` (Pillow bicubic, antialiased), then centre-crop size×size (the DCGAN
+    pipeline for CelebA/LSUN); a square image is only resized."""
+    from PIL import Image
+
+    w, h = img.size
+    if (w, h) == (size, size):
+        return img
+    s = size / min(w, h)
+    nw, nh = max(size, round(w * s)), max(size, round(h * s))
+    img = img.resize((nw, nh), Image.BICUBIC)
+    left, top = (nw - size) // 2, (nh - size) // 2
+    return img.crop((left, top, left + size, top + size))
+
+
+def read_image(f, channels: int, size: int | None = None) -> torch.Tensor:
+    """One image file → float32 (channels, H, W) in [−1, 1].
+
+    8-bit files map 0..255 → [−1, 1]; 16-bit greyscale PNGs (Pillow mode I;16) map 0..65535. channels 3: RGB
+    (greyscale replicated; an alpha channel is dropped); channels 1: luminance 0.299 R + 0.587 G + 0.114 B
+    (ITU-R 601, Pillow's own "L" weights) computed in float from RGB. Errors name the file."""
+    f = Path(f)
+    img = _open_image(f)
+    if size is not None:
+        img = _resize_center_crop(img, size)
+    if img.mode.startswith("I;16"):
+        a = np.asarray(img, dtype=np.float32) / 65535.0
+        a = a[..., None].repeat(3, axis=2)
+    else:
+        a = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    if channels == 1:
+        a = (a @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))) * 2 - 1
+
+
+def _check_channels(channels):
+    if channels is not None and channels not in (1, 3):
+        raise ValueError(f"channels must be 1, 3 or None (1 if every image is greyscale, else 3); got {channels!r}")
+
+
+def grey_if_equal(x: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) → (N, 1, H, W) when every pixel has R = G = B (greyscale files, or grey saved as RGB/RGBA as
+    matplotlib's imsave does); otherwise `x` unchanged."""
+    if x.shape[1] == 3 and torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 1], x[:, 2]):
+        return x[:, :1].contiguous()
+    return x
+
+
+def _check_sizes(files, path) -> None:
+    """All files must share one size when no resize is asked for; the error names two files that differ."""
+    from PIL import Image
+
+    first = None
     for f in files:
-        a = np.asarray(mpimg.imread(f), dtype=np.float32)
-        if a.ndim == 2:
-            a = a[..., None].repeat(3, axis=2)
-        a = a[..., :3]
-        if channels == 1:
-            a = (a @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
-        t = torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))
-        if size is not None:
-            t = torch.nn.functional.interpolate(t[None], size=(size, size), mode="bilinear", align_corners=False)[0]
-        out.append(t)
-    shapes = {tuple(t.shape) for t in out}
-    if len(shapes) > 1:
-        raise ValueError(f"images in {path} have different shapes {sorted(shapes)}; pass size= to resize")
-    return ImageData("folder", torch.stack(out) * 2 - 1)
+        try:
+            with Image.open(f) as img:
+                wh = img.size
+        except OSError as exc:
+            raise ValueError(f"cannot read image {f}: {exc}") from None
+        if first is None:
+            first = (f, wh)
+        elif wh != first[1]:
+            raise ValueError(f"images in {path} have different sizes ({first[0].name}: {first[1][0]}×{first[1][1]}, "
+                             f"{f.name}: {wh[0]}×{wh[1]}); pass --image-size (image_size=) to resize them all")
+
+
+def image_folder(path, size: int | None = None, channels: int | None = None) -> "ImageData":
+    """A folder of png/jpg/jpeg/webp/bmp images read with Pillow → `ImageData` (N, C, H, W) in [−1, 1].
+
+    Layout (`folder_layout`): flat, or one sub-folder per class (labels 0…K−1 in sorted folder-name order,
+    `class_names` kept) for conditional training. channels: None keeps colour (3 unless every image is
+    greyscale, then 1); 1 or 3 forces it (`read_image`). size: resize the shorter side to `size` and
+    centre-crop to size×size; without it every image must have the same size.
+
+    Raises FileNotFoundError (no folder / no image), ValueError naming the file (unreadable image) or two
+    files of different sizes (mixed sizes without `size`)."""
+    _check_channels(channels)
+    files, labels, classes = folder_layout(path)
+    if size is None:
+        _check_sizes(files, path)
+    x = torch.stack([read_image(f, channels or 3, size) for f in files])
+    ds = ImageData("folder", grey_if_equal(x) if channels is None else x, labels)
+    ds.class_names = classes
+    return ds
+
+
+def with_channels(ds: "ImageData", channels: int | None) -> "ImageData":
+    """`ds` with `channels` channels: 1 → 3 replicates, 3 → 1 takes the luminance 0.299 R + 0.587 G + 0.114 B;
+    None or the same count returns `ds` itself."""
+    _check_channels(channels)
+    have = ds.shape[0]
+    if channels is None or channels == have:
+        return ds
+    if have == 1:
+        x = ds.images.repeat(1, 3, 1, 1)
+    elif have == 3:
+        w = torch.tensor([0.299, 0.587, 0.114]).reshape(1, 3, 1, 1)
+        x = (ds.images * w).sum(1, keepdim=True)
+    else:
+        raise ValueError(f"cannot convert {have}-channel images to {channels} channels")
+    out = ImageData(ds.name, x, ds.labels)
+    out.class_names = ds.class_names
+    return out
+
+
+class Mirrored:
+    """Random horizontal flips (p = ½ per sample) of any image dataset, drawn from the same RNG as the samples
+    (torch's global one, or `generator`) after them, so a checkpointed run resumes bit-identically. Labels kept."""
+
+    def __init__(self, base):
+        if len(tuple(base.shape)) != 3:
+            raise ValueError(f"mirror augmentation needs images (C, H, W); the data have samples of shape "
+                             f"{tuple(base.shape)}")
+        self.base, self.shape, self.name = base, tuple(base.shape), f"{base.name}+mirror"
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getattr__(self, name):  # num_classes, class_names, means, images, ... of the base
+        if name == "base":
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+    def _flip(self, x, generator):
+        flip = torch.rand(x.shape[0], generator=generator) < 0.5
+        return torch.where(flip.to(x.device)[:, None, None, None], x.flip(-1), x)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self._flip(self.base.sample(n, generator), generator)
+
+    def sample_labelled(self, n: int, generator: torch.Generator | None = None):
+        x, y = self.base.sample_labelled(n, generator)
+        return self._flip(x, generator), y
+
+    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False):
+        x, y = sample_rows(self.base, n, lo, hi, labelled)
+        flip = (torch.rand(n) < 0.5)[lo:hi]
+        return torch.where(flip.to(x.device)[:, None, None, None], x.flip(-1), x), y
+
+    def __repr__(self):
+        return f"Mirrored({self.base!r})"
 
 
 TOY = {"ring8": ring8, "grid25": grid25, "spiral": Spiral}
@@ -285,27 +467,68 @@ def names() -> list[str]:
     return list(TOY) + list(IMAGES)
 
 
-def get(name: str, path=None, image_size: int | None = None):
+def get(name: str, path=None, image_size: int | None = None, channels: int | None = None, mirror: bool = False):
     """Dataset by name: ring8, grid25, spiral, digits, fashion_mnist (path optional), idx (path: a folder with
-    MNIST-layout IDX files), folder (path: a folder of PNGs), stacked_fashion_mnist / stacked_digits (three
-    images on three channels: 1000 modes)."""
+    MNIST-layout IDX files), folder (path: a folder of png/jpg/jpeg/webp/bmp images, flat or one sub-folder per
+    class; `image_folder`), stacked_fashion_mnist / stacked_digits (three images on three channels: 1000 modes).
+
+    channels: force 1 or 3 channels on image data (`with_channels`; default: the data's own); mirror: random
+    horizontal flips (`Mirrored`)."""
     if not isinstance(name, str):
         raise TypeError(f"data name must be a str, got {type(name).__name__}")
     key = name.strip().lower().replace("-", "_")
     if key in TOY:
+        if channels is not None or mirror:
+            raise ValueError(f"channels and mirror apply to image data; {name!r} is 2-D")
         return TOY[key]()
-    if key == "digits":
-        return digits(image_size or 8)
+    if key not in IMAGES:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(names())}")
     if key in ("stacked_fashion_mnist", "stacked_digits"):
-        base = get(key[len("stacked_"):], path, image_size)
-        return StackedImages(base, 3)
-    if key in ("fashion_mnist", "idx", "folder"):
+        if channels not in (None, 3):
+            raise ValueError(f"stacked data have 3 channels (one digit each); got channels={channels}")
+        ds = StackedImages(get(key[len("stacked_"):], path, image_size), 3)
+        return Mirrored(ds) if mirror else ds
+    if key == "digits":
+        ds = digits(image_size or 8)
+    else:
         if key != "fashion_mnist" and path is None:
             raise ValueError(f"data {name!r} needs a path (--data-path)")
         ds = fashion_mnist(path) if key == "fashion_mnist" else (
-            idx_images(path) if key == "idx" else image_folder(path, size=image_size))
+            idx_images(path) if key == "idx" else image_folder(path, size=image_size, channels=channels))
         if image_size and ds.shape[-1] != image_size:
             ds = ImageData(ds.name, torch.nn.functional.interpolate(ds.images, size=(image_size, image_size),
                                                                     mode="bilinear", align_corners=False), ds.labels)
-        return ds
-    raise ValueError(f"unknown dataset {name!r}; known: {', '.join(names())}")
+    ds = with_channels(ds, channels)
+    return Mirrored(ds) if mirror else ds
+
+
+def sample_rows(ds, n: int, lo: int, hi: int, labelled: bool = False):
+    """Rows lo:hi of a global batch of n samples of `ds` drawn from torch's global RNG: (x, y or None).
+
+    Data sets with a `sample_rows` method build only those rows (a data-parallel rank's slice: image gathers
+    and reads for b of the W·b samples) while consuming the same random numbers as the global draw, so that W
+    ranks reproduce one process with batch W·b; others are sampled whole and sliced."""
+    if hasattr(ds, "sample_rows"):
+        return ds.sample_rows(n, lo, hi, labelled)
+    if labelled:
+        x, y = ds.sample_labelled(n)
+        return x[lo:hi], y[lo:hi]
+    return ds.sample(n)[lo:hi], None
+
+
+def from_config(cfg):
+    """The dataset a `TrainConfig` names: `get(data, data_path, image_size, channels, mirror)`, or, with
+    `data_workers` > 0 on folder data, the folder read lazily by that many DataLoader workers
+    (`gan.dataset_adapter.DatasetAdapter` over `gan.dataset_adapter.ImageFolderDataset`)."""
+    channels, mirror, workers = (getattr(cfg, k, d) for k, d in (("channels", None), ("mirror", False),
+                                                                   ("data_workers", 0)))
+    if workers:
+        if cfg.data.strip().lower() != "folder" or cfg.data_path is None:
+            raise ValueError("data_workers > 0 reads an image folder lazily: it needs --data folder --data-path DIR "
+                             "(in-memory data sets need no workers)")
+        from .dataset_adapter import DatasetAdapter, ImageFolderDataset
+
+        ds = DatasetAdapter(ImageFolderDataset(cfg.data_path, cfg.image_size, channels), num_workers=workers,
+                            seed=cfg.seed)
+        return Mirrored(ds) if mirror else ds
+    return get(cfg.data, cfg.data_path, cfg.image_size, channels, mirror)

@@ -17,7 +17,8 @@ so `critic_loss = −(mean p_term(v_real) − mean q_term(v_fake))`, with divkit
   −mean p_term(v_fake). For the `gan` divergence g_f(v) = log σ(v) so this is −log D = softplus(−v) exactly
   (Goodfellow et al. 2014's "−log D trick"; other libraries call it "vanilla": we don't).
 
-Baselines: WGAN (Arjovsky et al. 2017; clip weights to [−c, c]), WGAN-GP (Gulrajani et al. 2017, eq. 3,
+Baselines: BEGAN (Berthelot et al. 2017; an autoencoder critic, `BEGANLoss`), WGAN (Arjovsky et al. 2017;
+clip weights to [−c, c]), WGAN-GP (Gulrajani et al. 2017, eq. 3,
 λ E[(‖∇_x̂ D(x̂)‖₂ − 1)²] on random interpolates), hinge (Lim & Ye 2017; Miyato et al. 2018), least squares
 (Mao et al. 2017, a=0, b=c=1 with ½ factors).
 
@@ -47,6 +48,7 @@ class GANLoss:
 
     name = "base"
     needs_critic_penalty = False
+    autoencoder_critic = False  # True: the critic's V(x) is a per-sample reconstruction error (BEGAN)
 
     def critic_loss(self, v_real: torch.Tensor, v_fake: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -54,11 +56,17 @@ class GANLoss:
     def generator_loss(self, v_fake: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def critic_penalty(self, critic: Callable, x_real: torch.Tensor, x_fake: torch.Tensor) -> torch.Tensor:
+    def critic_penalty(self, critic: Callable, x_real: torch.Tensor, x_fake: torch.Tensor,
+                       eps: torch.Tensor | None = None) -> torch.Tensor:
+        """Extra critic term; `eps` fixes the random interpolation weights of a gradient penalty (B, 1, ...)."""
         return x_real.new_zeros(())
 
     def after_critic_step(self, critic: torch.nn.Module) -> None:
         return None
+
+    def log_values(self) -> dict:
+        """Extra scalars for the step log (BEGAN's k_t and convergence measure); {} for most losses."""
+        return {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
@@ -140,10 +148,10 @@ class WGANGPLoss(WGANLoss):
             raise ValueError(f"gp_weight must be >= 0, got {gp_weight!r}")
         self.gp_weight = float(gp_weight)
 
-    def critic_penalty(self, critic, x_real, x_fake):
+    def critic_penalty(self, critic, x_real, x_fake, eps=None):
         from .stabilisers.penalties import wgan_gp_penalty
 
-        return wgan_gp_penalty(critic, x_real, x_fake, self.gp_weight)
+        return wgan_gp_penalty(critic, x_real, x_fake, self.gp_weight, eps=eps)
 
     def after_critic_step(self, critic):
         return None
@@ -177,7 +185,81 @@ class LeastSquaresLoss(GANLoss):
         return 0.5 * ((_flat(v_fake) - 1) ** 2).mean()
 
 
-BASELINES = {"wgan": WGANLoss, "wgan_gp": WGANGPLoss, "hinge": HingeLoss, "least_squares": LeastSquaresLoss}
+class BEGANLoss(GANLoss):
+    """BEGAN (Berthelot, Schumm & Metz 2017, eqs. 4–5 and Sec. 3.4): the critic is an autoencoder and its output
+    is the per-sample reconstruction loss V(x) = L(x) = mean |x − AE(x)| (η = 1) ≥ 0 (see
+    `gan.models.autoencoder.AutoencoderCritic`; `autoencoder_critic = True` makes `build_models` use one).
+
+        L_D = E L(x) − k_t E L(G(z)),   L_G = E L(G(z)),
+        k_{t+1} = clip(k_t + λ_k (γ E L(x) − E L(G(z))), 0, 1),
+        M = E L(x) + |γ E L(x) − E L(G(z))|   (the convergence measure),
+
+    k_0 = 0, γ = E L(G(z)) / E L(x) the diversity ratio at equilibrium. The k update and M use the critic
+    step's batch means (before its parameter update), as in the paper's Algorithm; under DDP the means are
+    averaged over ranks first so every rank holds the same k_t. `state_dict()` carries k_t for checkpoints;
+    `log_values()` gives {"began_k": k_t, "began_m": M} of the last critic step.
+
+    Example:
+      >>> import torch
+      >>> loss = BEGANLoss(gamma=0.5, lambda_k=0.1)
+      >>> float(loss.critic_loss(torch.tensor([2.0]), torch.tensor([0.4])))  # k_0 = 0: E L(x)
+      2.0
+      >>> loss.after_critic_step(None); round(loss.k, 6), round(loss.log_values()["began_m"], 6)
+      (0.06, 2.6)
+    """
+
+    name = "began"
+    autoencoder_critic = True
+
+    def __init__(self, gamma: float = 0.5, lambda_k: float = 0.001):
+        if not 0 <= gamma <= 1:
+            raise ValueError(f"gamma must lie in [0, 1], got {gamma!r}")
+        if not 0 <= lambda_k < 1:
+            raise ValueError(f"lambda_k must lie in [0, 1), got {lambda_k!r}")
+        self.gamma, self.lambda_k, self.k = float(gamma), float(lambda_k), 0.0
+        self._means, self.m = None, float("nan")
+
+    def critic_loss(self, v_real, v_fake):
+        lr, lf = _flat(v_real).mean(), _flat(v_fake).mean()
+        self._means = torch.stack([lr.detach(), lf.detach()]).float()
+        return lr - self.k * lf
+
+    def generator_loss(self, v_fake):
+        return _flat(v_fake).mean()
+
+    def after_critic_step(self, critic):
+        if self._means is None:
+            return
+        means = self._means
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            means = means.clone()
+            torch.distributed.all_reduce(means)
+            means /= torch.distributed.get_world_size()
+        l_real, l_fake = (float(v) for v in means.cpu())
+        balance = self.gamma * l_real - l_fake
+        self.m = l_real + abs(balance)
+        self.k = min(max(self.k + self.lambda_k * balance, 0.0), 1.0)
+        self._means = None
+
+    def log_values(self) -> dict:
+        return {"began_k": self.k, "began_m": self.m}
+
+    def state_dict(self) -> dict:
+        return {"k": self.k}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.k = float(state["k"])
+
+
+BASELINES = {"wgan": WGANLoss, "wgan_gp": WGANGPLoss, "hinge": HingeLoss, "least_squares": LeastSquaresLoss,
+             "began": BEGANLoss}
+
+
+def config_kwargs(cfg) -> dict:
+    """The options of the loss a `TrainConfig` names (clip, gp_weight, BEGAN's gamma and lambda_k)."""
+    return {"wgan": {"clip": cfg.wgan_clip}, "wgan_gp": {"gp_weight": cfg.gp_weight},
+            "began": {"gamma": cfg.began_gamma, "lambda_k": cfg.began_lambda_k}}.get(
+                cfg.divergence.strip().lower().replace("-", "_"), {})
 
 
 def names() -> list[str]:
@@ -187,9 +269,9 @@ def names() -> list[str]:
 
 def get(name, generator_loss: str = "nonsaturating", **kwargs) -> GANLoss:
     """Loss by name: a divkit divergence name (→ `FGANLoss`, also "alpha(a)") or a baseline
-    ("wgan", "wgan_gp", "hinge", "least_squares"; `generator_loss` is ignored for baselines).
+    ("wgan", "wgan_gp", "hinge", "least_squares", "began"; `generator_loss` is ignored for baselines).
 
-    Keyword args go to the baseline constructor (clip=, gp_weight=).
+    Keyword args go to the baseline constructor (clip=, gp_weight=, gamma=, lambda_k=).
     """
     if isinstance(name, FDivergence):
         return FGANLoss(name, generator_loss)

@@ -8,7 +8,7 @@ value. These may change:
 - ``lr_g``, ``lr_d``: written into the optimisers' parameter groups after their state is loaded (the
   "lower the learning rate" advice of `NonFiniteLossError` works), and stated in the log;
 - what is only observed: ``progress``, ``log_every``, ``sample_every``, ``checkpoint_every``, ``eval_samples``,
-  ``out`` (a moved folder) and ``device``.
+  ``out`` (a moved folder), ``device`` and ``tensorboard``.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import dataclasses
 from .config import TrainConfig
 
 MAY_CHANGE = ("steps", "lr_g", "lr_d", "progress", "log_every", "sample_every", "checkpoint_every", "eval_samples",
-              "out", "device")
+              "out", "device", "tensorboard")
 APPLIED_TO_OPTIMISERS = {"lr_g": "opt_g", "lr_d": "opt_d"}
 
 

@@ -30,6 +30,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -45,7 +46,8 @@ CHECKPOINT = "checkpoint.pt"
 EVENT_LOGS = ("resumes.jsonl",)
 # what a run writes: deleted by overwrite=True (other files in the folder are left alone)
 OUTPUT_PATTERNS = ("config.json", "*.jsonl", CHECKPOINT, "summary.json", "samples*.png", "samples*.npy",
-                   "mode_classifier.pt")
+                   "mode_classifier.pt", "best.pt", "best.json", "eval_features.pt")
+OUTPUT_FOLDERS = ("tensorboard",)  # event files of an overwritten run would mix with the new run's
 
 
 class RunFolderError(ValueError):
@@ -135,12 +137,15 @@ def _entries(out: Path) -> list[str]:
 
 
 def remove_outputs(out) -> None:
-    """Delete the files a run writes in `out` (OUTPUT_PATTERNS; other files stay); nothing if `out` is missing."""
+    """Delete the files and folders a run writes in `out` (OUTPUT_PATTERNS, OUTPUT_FOLDERS; other files stay); nothing if `out` is missing."""
     out = Path(out)
     for pattern in OUTPUT_PATTERNS:
         for p in out.glob(pattern):
             if p.is_file():
                 p.unlink()
+    for name in OUTPUT_FOLDERS:
+        if (out / name).is_dir():
+            shutil.rmtree(out / name)
 
 
 def prepare(out, resume: bool = False, overwrite: bool = False) -> RunLock:

@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from . import checkpoint as ckpt_mod
+from . import grad_sync
 from . import data as data_mod
 from . import distributed as dist_mod
 from . import losses as losses_mod
@@ -56,6 +57,7 @@ from .layers.conditioning import one_hot
 from .layers.spectral_norm import power_iteration_, spectral_norm_modules
 from .metrics import mode_metrics
 from .models.build import build_models
+from .run_tools import RunTools
 from .stabilisers import (GeneratorEMA, MINERegulariser, add_instance_noise, linear_anneal, r1_penalty, r2_penalty,
                           smoothed_p_term, unrolled_generator_loss, wgan_gp_penalty)
 
@@ -113,11 +115,6 @@ class Trainer:
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             self.dist = dist_mod.init_from_env(device=None if cfg.device == "auto" else cfg.device)
             self.device = self.dist.device
-            if cfg.unrolled_steps or cfg.r1 or cfg.r2 or cfg.gradient_penalty or cfg.mine_beta or cfg.msg or \
-                    losses_mod.get(cfg.divergence, cfg.generator_loss).needs_critic_penalty:
-                raise ValueError("under DDP the trainer supports the plain losses, spectral norm, packing, instance "
-                                 "noise, label smoothing, conditioning and EMA; gradient penalties, unrolling and "
-                                 "the MINE regulariser and MSG-GAN need a single process")
         else:
             self.dist = dist_mod.DistInfo()
             self.device = resolve_device(cfg.device)
@@ -158,7 +155,7 @@ class Trainer:
             saved = ckpt_mod.load(self.out / run_folder.CHECKPOINT, map_location="cpu")
         changes = {} if saved is None else resume_mod.config_changes(saved["config"], cfg, int(saved["step"]))
         seed_everything(cfg.seed)
-        self.data = dataset if dataset is not None else data_mod.get(cfg.data, cfg.data_path, cfg.image_size)
+        self.data = dataset if dataset is not None else data_mod.from_config(cfg)
         if not (callable(getattr(self.data, "sample", None)) and hasattr(self.data, "shape")):
             raise TypeError(f"dataset must have .sample(n) and .shape; got {type(self.data).__name__}")
         self.num_classes = int(getattr(self.data, "num_classes", 0)) if cfg.conditional != "none" else 0
@@ -166,9 +163,7 @@ class Trainer:
             raise ValueError(f"conditional={cfg.conditional!r} needs labelled data (.sample_labelled and "
                              f"num_classes ≥ 2); {getattr(self.data, 'name', type(self.data).__name__)!r} has "
                              f"{self.num_classes} classes")
-        kw = {"clip": cfg.wgan_clip} if cfg.divergence == "wgan" else (
-            {"gp_weight": cfg.gp_weight} if cfg.divergence == "wgan_gp" else {})
-        self.loss = losses_mod.get(cfg.divergence, cfg.generator_loss, **kw)
+        self.loss = losses_mod.get(cfg.divergence, cfg.generator_loss, **losses_mod.config_kwargs(cfg))
         per_sample_penalty = self.loss.needs_critic_penalty or cfg.r1 > 0 or cfg.r2 > 0 or cfg.gradient_penalty > 0
         G, D = build_models(cfg, tuple(self.data.shape), self.num_classes, critic_batchnorm=not per_sample_penalty)
         self.images = len(self.data.shape) == 3
@@ -183,9 +178,14 @@ class Trainer:
             self.mine = MINERegulariser(int(np.prod(self.data.shape)), cfg.mine_code_dim, beta=cfg.mine_beta,
                                         critic=cfg.mine_critic, code=cfg.mine_code, hidden=cfg.hidden).to(self.device)
             self.opt_mine = torch.optim.Adam(self.mine.critic.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas_d))
-        # the modules the loop calls: DDP and/or compiled wrappers of the same parameters
-        self.G_run = dist_mod.compile_model(dist_mod.wrap_ddp(self.G, self.dist), cfg.compile, cfg.compile_backend)
-        self.D_run = dist_mod.compile_model(dist_mod.wrap_ddp(self.D, self.dist), cfg.compile, cfg.compile_backend)
+        # the modules the loop calls: DDP and/or compiled wrappers of the same parameters. Penalties, unrolling,
+        # MINE and MSG-GAN train data-parallel with gradients averaged by hand instead (gan.grad_sync)
+        self.manual_sync = self.dist.distributed and bool(
+            cfg.unrolled_steps or cfg.r1 or cfg.r2 or cfg.gradient_penalty or cfg.mine_beta or cfg.msg
+            or self.loss.needs_critic_penalty)
+        wrap = (lambda m, info: m) if self.manual_sync else dist_mod.wrap_ddp  # noqa: E731
+        self.G_run = dist_mod.compile_model(wrap(self.G, self.dist), cfg.compile, cfg.compile_backend)
+        self.D_run = dist_mod.compile_model(wrap(self.D, self.dist), cfg.compile, cfg.compile_backend)
         self.critic_has_sn = any(True for _ in spectral_norm_modules(self.D))
         self.step = 0
         self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cfg.bf16 and self.device.type == "cuda"
@@ -195,9 +195,13 @@ class Trainer:
         self.ckpt_path = self.out / run_folder.CHECKPOINT
         self.elapsed, self._clock = 0.0, None  # training seconds, cumulative over resumes
         self.saved_threads = None
+        # schedule, periodic evaluation, best checkpoint, TensorBoard (gan.run_tools); built before the state is
+        # loaded: it keeps the configured learning rates as the base of the schedule
+        self.tools = RunTools(self)
         if saved is not None:
             self._load_state(saved, f"{self.ckpt_path}")
             resume_mod.apply_learning_rates(self, changes)
+            self.tools.set_learning_rates(self.step)  # a changed lr is the new base of the schedule
         if self.is_main and not self.read_only:
             if self.overwrite:
                 run_folder.remove_outputs(self.out)
@@ -221,11 +225,9 @@ class Trainer:
     def sample_real(self):
         """(x, y) real batch of this rank (y None unless conditional); the global batch is drawn on every rank."""
         n = self._global_batch()
-        if self.config.conditional != "none":
-            x, y = self.data.sample_labelled(n)
-        else:
-            x, y = self.data.sample(n), None
-        x, y = self._shard(x, y)
+        # this rank's rows only (the same random draws as the global batch: gan.data.sample_rows)
+        x, y = data_mod.sample_rows(self.data, n, *grad_sync.slice_bounds(n, self.dist),
+                                    labelled=self.config.conditional != "none")
         x = x.to(self.device, non_blocking=True)
         if self.images:
             x = x.contiguous(memory_format=self.memory_format)
@@ -242,7 +244,7 @@ class Trainer:
         n = z.shape[0]
         parts, c, y = [z], None, None
         if self.mine is not None:
-            c = self.mine.sample_code(n, generator=generator, device=z.device)
+            c = self.mine.sample_code(n, generator=generator, device=z.device, dtype=z.dtype)
             parts.append(c)
         if cfg.conditional != "none":
             y = torch.randint(self.num_classes, (n,), generator=generator,
@@ -266,6 +268,10 @@ class Trainer:
         std = self.noise_std()
         if std == 0:
             return x
+        if self.dist.distributed:  # this rank's slice of the global batch's noise (add_instance_noise's draw)
+            noisy = lambda t: t + std * grad_sync.shard_draw(  # noqa: E731
+                lambda s: torch.randn(s, dtype=t.dtype).to(t.device), t.shape, self.dist)
+            return [noisy(t) for t in x] if isinstance(x, (list, tuple)) else noisy(x)
         if isinstance(x, (list, tuple)):
             return [add_instance_noise(t, std) for t in x]
         return add_instance_noise(x, std)
@@ -277,7 +283,7 @@ class Trainer:
     def _critic_pair(self, x_real, y_real, x_fake, y_fake):
         """(V(real), V(fake)). Under DDP in one forward of the concatenated batch (DDP allows one forward per
         backward); otherwise two forwards, which share one spectral-norm power iteration."""
-        if not self.dist.distributed or isinstance(x_fake, (list, tuple)):
+        if not self.dist.distributed or self.manual_sync or isinstance(x_fake, (list, tuple)):
             return self._critic(x_real, y_real), self._critic(x_fake, y_fake)
         y = None if y_real is None else torch.cat([y_real, y_fake])
         v = self._critic(torch.cat([x_real, x_fake.to(x_real.dtype)]), y)
@@ -299,14 +305,18 @@ class Trainer:
         on_real = lambda x: self._critic(x, y_real, self.D)  # noqa: E731
         on_fake = lambda x: self._critic(x, y_fake, self.D)  # noqa: E731
         total = 0.0
+        eps_shape = (x_real.shape[0],) + (1,) * (x_real.dim() - 1)
+        gp_eps = lambda: None if not self.dist.distributed else grad_sync.shard_draw(  # noqa: E731
+            lambda s: torch.rand(s, dtype=x_real.dtype).to(x_real.device), eps_shape, self.dist)  # wgan_gp's draw
         if self.loss.needs_critic_penalty:
-            total = total + self.loss.critic_penalty(on_real, x_real, x_fake.to(x_real.dtype))
+            total = total + self.loss.critic_penalty(on_real, x_real, x_fake.to(x_real.dtype), eps=gp_eps())
         if cfg.r1 > 0:
             total = total + r1_penalty(on_real, x_real, cfg.r1)
         if cfg.r2 > 0:
             total = total + r2_penalty(on_fake, x_fake, cfg.r2)
         if cfg.gradient_penalty > 0:
-            total = total + wgan_gp_penalty(on_real, x_real, x_fake.to(x_real.dtype), cfg.gradient_penalty)
+            total = total + wgan_gp_penalty(on_real, x_real, x_fake.to(x_real.dtype), cfg.gradient_penalty,
+                                            eps=gp_eps())
         return total
 
     def train_step(self) -> dict:
@@ -328,6 +338,7 @@ class Trainer:
                 raise NonFiniteLossError(self.step + 1, "critic loss", ld)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
+            self._sync_grads(self.D)
             self.opt_d.step()
             self.loss.after_critic_step(self.D)
         zin, y_fake, code = self.generator_inputs()
@@ -341,35 +352,47 @@ class Trainer:
                     loss_g = unrolled_generator_loss(
                         self.D, objective, lambda v: self.loss.generator_loss(v.float()), x_real, x_fake,
                         cfg.unrolled_steps, cfg.unrolled_lr or cfg.lr_d,
-                        optimizer=self.opt_d if cfg.unrolled_optimizer == "adam" else None)
+                        optimizer=self.opt_d if cfg.unrolled_optimizer == "adam" else None,
+                        grad_reduce=(lambda g: grad_sync.mean_over_ranks(g, self.dist)) if self.manual_sync else None)
                 else:
                     # under DDP the critic's gradients are not wanted here: call the bare module, not the wrapper
                     critic = self.D if self.dist.distributed else None
                     loss_g = self.loss.generator_loss(self._critic(self._noisy(x_fake), y_fake, critic).float())
             if self.mine is not None:
-                loss_g = loss_g + self._mine_term(_finest(x_fake).flatten(1).float(), code)
+                x_flat = _finest(x_fake).flatten(1)  # bf16 → float32; float32/float64 kept
+                loss_g = loss_g + self._mine_term(x_flat.to(torch.promote_types(x_flat.dtype, torch.float32)), code)
             lg = loss_g.item()
             if not math.isfinite(lg):
                 raise NonFiniteLossError(self.step + 1, "generator loss", lg)
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
+            self._sync_grads(self.G)
             self.opt_g.step()
         finally:
             self.D.requires_grad_(True)
         if self.ema is not None:
             self.ema.update(self.G)
         self.step += 1
-        return {"loss_d": ld, "loss_g": lg}
+        return {"loss_d": ld, "loss_g": lg, **self.loss.log_values()}
 
     def _mine_term(self, x_flat: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         """One step of MINE's statistics network on (G([z, c]), c), then −β·Î for the generator's loss."""
+        if self.dist.distributed:  # the score matrix pairs the whole global batch
+            x_flat, code = grad_sync.gather_batch(x_flat, self.dist), grad_sync.gather_batch(code, self.dist)
         loss_t = self.mine.statistics_loss(x_flat.detach(), code)
         if not math.isfinite(loss_t.item()):
             raise NonFiniteLossError(self.step + 1, "MINE statistics-network loss", loss_t.item())
         self.opt_mine.zero_grad(set_to_none=True)
         loss_t.backward()
+        self._sync_grads(self.mine.critic)
         self.opt_mine.step()
         return self.mine.generator_term(x_flat, code)
+
+    def _sync_grads(self, module) -> None:
+        """Under manual data parallelism, every gradient of `module` ← its mean over ranks (gan.grad_sync)."""
+        if self.manual_sync:
+            grad_sync.average_gradients(module, self.dist)
+            grad_sync.broadcast_buffers(module, self.dist)
 
     # ------------------------------------------------------------------ loop
     def fit(self, stop_after: int | None = None) -> dict:
@@ -412,6 +435,7 @@ class Trainer:
                     log.flush()
                     if bar is not None:
                         bar.set_postfix(loss_d=f"{losses['loss_d']:.3g}", loss_g=f"{losses['loss_g']:.3g}")
+                self.tools.after_step(s, losses)
                 if cfg.sample_every and s % cfg.sample_every == 0 and self.is_main:
                     self.plot_samples(self.out / f"samples_{s:07d}.png")
                 if cfg.checkpoint_every and s % cfg.checkpoint_every == 0 and self.is_main:
@@ -419,9 +443,11 @@ class Trainer:
                 if stop_after is not None and s >= stop_after:
                     if bar is not None:
                         bar.close()
+                    self.tools.close()
                     return {}
             if bar is not None:
                 bar.close()
+            self.tools.close()
             if not self.is_main:
                 return {}
             self.save()
@@ -482,6 +508,7 @@ class Trainer:
             s["ema"] = self.ema.state_dict()
         if self.mine is not None:
             s["mine"], s["opt_mine"] = self.mine.state_dict(), self.opt_mine.state_dict()
+        s["tools"] = self.tools.state_dict()
         return s
 
     def save(self, path=None) -> None:
@@ -511,6 +538,7 @@ class Trainer:
         self.step = int(c["step"])
         self.elapsed = float(c.get("elapsed", 0.0))
         self.saved_threads = c.get("threads")  # torch threads of the run that wrote the checkpoint
+        self.tools.load_state_dict(c.get("tools"), self.step)
 
 
 def _first_non_finite(tree, prefix: str = "") -> str | None:

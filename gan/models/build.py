@@ -23,6 +23,7 @@ from ..layers.conditioning import ProjectionDiscriminator, concat_condition
 from ..layers.msg import MSGDiscriminator, MSGGenerator, image_pyramid
 from ..layers.packing import pack
 from ..layers.spectral_norm import apply_spectral_norm
+from .autoencoder import AutoencoderCritic
 from .dcgan import DCGANCritic, DCGANGenerator
 from .mlp import MLPCritic, MLPGenerator
 
@@ -75,6 +76,13 @@ def generator_input_dim(config, num_classes: int = 0) -> int:
             + (num_classes if config.conditional != "none" else 0))
 
 
+def _autoencoder_critic(config) -> bool:
+    """Does the configured loss want an autoencoder critic (BEGAN)? Asked of the loss object."""
+    from ..losses import config_kwargs, get
+
+    return get(config.divergence, config.generator_loss, **config_kwargs(config)).autoencoder_critic
+
+
 def build_models(config, shape: tuple, num_classes: int = 0, critic_batchnorm: bool = True,
                  generator: torch.Generator | None = None):
     """(generator, Critic) for data of per-sample `shape` ((d,) → MLP, (C, H, W) → DCGAN or MSG-GAN).
@@ -91,6 +99,10 @@ def build_models(config, shape: tuple, num_classes: int = 0, critic_batchnorm: b
     if conditional == "projection" and m > 1:
         raise ValueError("conditional='projection' does not combine with pack > 1 (use conditional='concat')")
     k_in = num_classes if conditional == "concat" else 0
+    autoencoder = _autoencoder_critic(config)
+    if autoencoder and (kind == "msg" or conditional == "projection" or config.self_attention):
+        raise ValueError("the BEGAN autoencoder critic does not combine with msg, conditional='projection' or "
+                         "self_attention here")
     nz = generator_input_dim(config, num_classes)
     if kind == "mlp":
         if len(shape) != 1:
@@ -98,7 +110,10 @@ def build_models(config, shape: tuple, num_classes: int = 0, critic_batchnorm: b
         if config.self_attention:
             raise ValueError("self_attention needs image models (DCGAN); the data here are vectors")
         G = MLPGenerator(nz, shape[0], config.hidden, config.layers)
-        body = MLPCritic(m * (shape[0] + k_in), config.hidden, config.layers)
+        if autoencoder:
+            body = AutoencoderCritic((m * (shape[0] + k_in),), config.hidden, config.layers)
+        else:
+            body = MLPCritic(m * (shape[0] + k_in), config.hidden, config.layers)
         if conditional == "projection":
             net = ProjectionDiscriminator(nn.Sequential(*body.net[:-1]), config.hidden, num_classes)
         else:
@@ -116,8 +131,11 @@ def build_models(config, shape: tuple, num_classes: int = 0, critic_batchnorm: b
             if h != w or h not in (28, 32, 64):
                 raise ValueError(f"DCGAN needs 28×28, 32×32 or 64×64 images, got {h}×{w}; pass --image-size 32")
             G = DCGANGenerator(nz, c, h, config.width, attention_res=config.self_attention)
-            body = DCGANCritic(m * (c + k_in), h, config.width, batchnorm=critic_batchnorm,
-                               attention_res=config.self_attention)
+            if autoencoder:
+                body = AutoencoderCritic((m * (c + k_in), h, w), width=config.width)
+            else:
+                body = DCGANCritic(m * (c + k_in), h, config.width, batchnorm=critic_batchnorm,
+                                   attention_res=config.self_attention)
             if conditional == "projection":
                 feats = nn.Sequential(*body.net[:-1], _SumPool())
                 width = body.net[-1].in_channels

@@ -53,16 +53,20 @@ def r2_penalty(critic, x_fake: torch.Tensor, gamma: float) -> torch.Tensor:
 
 
 def wgan_gp_penalty(critic, x_real: torch.Tensor, x_fake: torch.Tensor, weight: float = 10.0,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
+                    generator: torch.Generator | None = None,
+                    eps: torch.Tensor | None = None) -> torch.Tensor:
     """λ·mean_i (‖∇V(x̂_i)‖₂ − 1)², x̂_i = ε_i x_i + (1 − ε_i) x̃_i, ε_i ∼ U[0,1] (Gulrajani et al. 2017, Alg. 1).
 
+    eps: the weights ε (B, 1, ..., 1) when given (a data-parallel rank passes its slice of the global draw);
+    otherwise drawn from `generator` (torch's global RNG if None).
     The norm uses ``torch.linalg.vector_norm``, whose gradient at a zero vector is 0 (finite), not NaN.
     """
     _check_weight(weight, "weight")
     if x_real.shape != x_fake.shape:
         raise ValueError(f"x_real and x_fake must have the same shape; got {tuple(x_real.shape)} and {tuple(x_fake.shape)}")
-    eps = torch.rand((x_real.shape[0],) + (1,) * (x_real.dim() - 1), generator=generator,
-                     dtype=x_real.dtype, device="cpu" if generator is None else generator.device).to(x_real.device)
+    if eps is None:
+        eps = torch.rand((x_real.shape[0],) + (1,) * (x_real.dim() - 1), generator=generator, dtype=x_real.dtype,
+                         device="cpu" if generator is None else generator.device).to(x_real.device)
     x_hat = eps * x_real.detach() + (1 - eps) * x_fake.detach()
     g = _grad_wrt_input(critic, x_hat)
     norm = torch.linalg.vector_norm(g.flatten(1), dim=1)

@@ -64,7 +64,8 @@ def _adam_state(critic: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[di
 
 def unrolled_critic_params(critic: nn.Module, critic_objective: Callable, x_real: torch.Tensor,
                            x_fake: torch.Tensor, steps: int, lr: float, params: dict | None = None,
-                           optimizer: torch.optim.Optimizer | None = None) -> dict:
+                           optimizer: torch.optim.Optimizer | None = None,
+                           grad_reduce: Callable | None = None) -> dict:
     """θ_D^k as a dict name -> tensor, differentiable in ``x_fake`` (and in ``params`` if they require grad).
 
     Args:
@@ -73,6 +74,7 @@ def unrolled_critic_params(critic: nn.Module, critic_objective: Callable, x_real
             mean(p_term(v_real)) − mean(q_term(v_fake))).
         x_real, x_fake: batches; x_fake carries the generator's graph.
         steps: k ≥ 0; lr: η > 0.
+        grad_reduce: optional map applied to every look-ahead gradient (see `unrolled_generator_loss`).
         optimizer: None for gradient ascent, or the critic's torch.optim.Adam to unroll Adam from its moments
             (module docstring; not modified).
     """
@@ -94,6 +96,8 @@ def unrolled_critic_params(critic: nn.Module, critic_objective: Callable, x_real
             obj = critic_objective(v_real, v_fake)
             names = [n for n, p in params.items() if p.requires_grad]
             grads = torch.autograd.grad(obj, [params[n] for n in names], create_graph=True, allow_unused=True)
+            if grad_reduce is not None:  # data parallel: the look-ahead follows the global batch's gradient
+                grads = [None if g is None else grad_reduce(g) for g in grads]
             params = dict(params)
             for n, g in zip(names, grads):
                 if g is None:
@@ -113,14 +117,18 @@ def unrolled_critic_params(critic: nn.Module, critic_objective: Callable, x_real
 def unrolled_generator_loss(critic: nn.Module, critic_objective: Callable, generator_loss: Callable,
                             x_real: torch.Tensor, x_fake: torch.Tensor, steps: int, lr: float,
                             x_fake_eval: torch.Tensor | None = None,
-                            optimizer: torch.optim.Optimizer | None = None) -> torch.Tensor:
+                            optimizer: torch.optim.Optimizer | None = None,
+                            grad_reduce: Callable | None = None) -> torch.Tensor:
     """L_G(θ_G, θ_D^k): ``generator_loss(v_fake)`` (a scalar to minimise) under the critic unrolled k steps.
 
     ``loss.backward()`` then gives the unrolled generator gradient (it also deposits gradients on nothing of the
     critic: the look-ahead works on detached copies). With steps = 0 this is the ordinary generator loss.
     ``optimizer``: None (gradient ascent) or the critic's Adam (unroll Adam from its moments).
+    ``grad_reduce``: applied to each look-ahead gradient (data parallel: a differentiable mean over ranks,
+    `gan.grad_sync.mean_over_ranks`, so every rank unrolls the critic on the global batch's gradient).
     """
-    params = unrolled_critic_params(critic, critic_objective, x_real, x_fake, steps, lr, optimizer=optimizer)
+    params = unrolled_critic_params(critic, critic_objective, x_real, x_fake, steps, lr, optimizer=optimizer,
+                                    grad_reduce=grad_reduce)
     buffers = {n: b.detach().clone() for n, b in critic.named_buffers()}
     x_eval = x_fake if x_fake_eval is None else x_fake_eval
     with frozen_power_iteration(critic):
