@@ -190,6 +190,16 @@ class DatasetAdapter:
         idx = torch.randint(len(self.dataset), (n,), generator=generator).tolist()
         return self._batch([self.dataset[i] for i in idx])
 
+    def close_workers(self) -> None:
+        """Stop the DataLoader's worker processes. Forked workers hold copies of the parent's descriptors, the
+        run folder's lock among them, so a finished `Trainer` stops them; the next read restarts them where the
+        stream stands (`consumed`), as a resume does."""
+        if self._loader is not None:
+            shutdown = getattr(self._loader[1], "_shutdown_workers", None)
+            if shutdown is not None:
+                shutdown()
+            self._loader = None
+
     def state_dict(self) -> dict:
         return {"consumed": self.consumed}
 

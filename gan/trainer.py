@@ -143,7 +143,12 @@ class Trainer:
         return cls(cfg, dataset=dataset, _checkpoint=c)
 
     def close(self) -> None:
-        """Release the run folder's lock (done by `fit` when it returns; a later `fit` takes it again)."""
+        """Release the run folder's lock (done by `fit` when it returns; a later `fit` takes it again), after
+        stopping any DataLoader workers (forked, they hold the lock's descriptor too)."""
+        data = getattr(self, "data", None)
+        for d in (data, getattr(data, "base", None)):
+            if callable(getattr(d, "close_workers", None)):
+                d.close_workers()
         if self.lock is not None:
             self.lock.close()
             self.lock = None

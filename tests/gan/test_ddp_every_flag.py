@@ -59,30 +59,32 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
-def _distributed_helpers():
-    """test_distributed.py's free-port and environment helpers (one place for torchrun's launch details)."""
+def _local_env():
+    """test_distributed.py's environment of a local launch and its hang guard (one place for torchrun's launch
+    details: --standalone binds its own port, gloo on the loopback, one thread per process)."""
     import importlib.util
 
     path = Path(__file__).with_name("test_distributed.py")
     spec = importlib.util.spec_from_file_location("_gan_test_distributed", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod._free_port, mod._env
+    return mod.local_env(), mod.HANG
 
 
 def test_two_gloo_processes_equal_one_process_for_every_flag(tmp_path):
     import json
 
-    _free_port, _env = _distributed_helpers()
+    from gan.distributed import torchrun_argv
+
+    env, hang = _local_env()
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
     flags = json.dumps(FLAGS)
-    r = subprocess.run([sys.executable, str(script), flags, str(tmp_path / "single"), "16"], env=_env(),
-                       timeout=300, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, str(script), flags, str(tmp_path / "single"), "16"], env=env,
+                       timeout=hang, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(_free_port()), str(script), flags, str(tmp_path / "multi"), "8"]
-    r = subprocess.run(cmd, env=_env(), timeout=400, capture_output=True, text=True)
+    cmd = [*torchrun_argv(2), str(script), flags, str(tmp_path / "multi"), "8"]
+    r = subprocess.run(cmd, env=env, timeout=hang, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     a = torch.load(tmp_path / "single" / "states0.pt", weights_only=True)
     b, b1 = (torch.load(tmp_path / "multi" / f"states{r}.pt", weights_only=True) for r in (0, 1))
