@@ -29,7 +29,7 @@ class TrainConfig:
     divergence: str = "gan"               # any divkit name (f-GAN) or wgan | wgan_gp | hinge | least_squares
     generator_loss: str = "nonsaturating" # saturating | nonsaturating (f-GAN only)
     # models
-    model: str = "auto"                   # auto (mlp for 2-D, dcgan for images) | mlp | dcgan
+    model: str = "auto"                   # auto (mlp for 2-D, dcgan for images) | mlp | dcgan | pacgan
     z_dim: int = 16
     hidden: int = 128                     # MLP width
     layers: int = 3                       # MLP hidden layers
@@ -130,8 +130,8 @@ class TrainConfig:
             b = getattr(self, name)
             if len(b) != 2 or not all(0 <= x < 1 for x in b):
                 raise ValueError(f"{name} must be two numbers in [0, 1), got {b!r}")
-        if self.model not in ("auto", "mlp", "dcgan"):
-            raise ValueError(f"model must be one of auto, mlp, dcgan; got {self.model!r}")
+        if self.model not in ("auto", "mlp", "dcgan", "pacgan"):
+            raise ValueError(f"model must be one of auto, mlp, dcgan, pacgan; got {self.model!r}")
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
             raise ValueError(f"device must be cpu, cuda, cuda:N or auto; got {self.device!r}")
         if self.image_size is not None and self.image_size not in (8, 28, 32, 64):
