@@ -78,6 +78,7 @@ class TrainConfig:
     sample_every: int = 1000              # 0: no periodic plots
     checkpoint_every: int = 500
     eval_samples: int = 2500              # generator samples for the final metrics (VEEGAN/PacGAN: 2,500)
+    train_set: int = 0                    # > 0: train on a fixed set of this many samples (PacGAN: 100000)
     out: str = "runs/default"
 
     def resolve_optimiser(self) -> "TrainConfig":
@@ -110,7 +111,7 @@ class TrainConfig:
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         for name in ("log_every", "sample_every", "checkpoint_every", "self_attention", "instance_noise_anneal",
-                     "unrolled_steps"):
+                     "unrolled_steps", "train_set"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ValueError(f"{name} must be an integer ≥ 0 (0 = never/off), got {v!r}")
@@ -271,7 +272,13 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:
-    """defaults (or `base`) < --config TOML < explicit flags."""
+    """defaults (or `base`) < --config TOML < explicit flags. `--preset pacgan` also sets PacGAN's 2-D
+    protocol as the base (gan.sweep.presets.PACGAN: their networks, z_dim 2, fixed 100,000-sample set, batch
+    100 packs = 100·pack samples)."""
+    if base is None and getattr(args, "preset", None) == "pacgan":
+        from .sweep.presets import pacgan_config
+
+        base = pacgan_config(pack=getattr(args, "pack", None) or 1)
     d = (base or TrainConfig()).to_dict()
     if getattr(args, "config", None):
         d.update(load_toml(args.config))

@@ -104,7 +104,7 @@ class Trainer:
         self.is_main = self.dist.is_main
         self.out.mkdir(parents=True, exist_ok=True)
         seed_everything(cfg.seed)
-        self.data = dataset if dataset is not None else data_mod.get(cfg.data, cfg.data_path, cfg.image_size)
+        self.data = dataset if dataset is not None else data_mod.training_set(cfg)  # train_set: fixed set
         self.num_classes = int(getattr(self.data, "num_classes", 0)) if cfg.conditional != "none" else 0
         kw = {"clip": cfg.wgan_clip} if cfg.divergence == "wgan" else (
             {"gp_weight": cfg.gp_weight} if cfg.divergence == "wgan_gp" else {})

@@ -114,7 +114,10 @@ class BatchedTrainer:
         self.R = R = len(configs)
         self.device = torch.device("cpu" if c0.device == "auto" and not torch.cuda.is_available() else
                                    ("cuda" if c0.device == "auto" else c0.device))
-        self.data = dataset if dataset is not None else data_mod.get(c0.data, c0.data_path, c0.image_size)
+        # one dataset per run: a fixed training set (train_set > 0) is drawn from the run's own seed
+        self.datas = ([dataset] * R if dataset is not None else
+                      [data_mod.training_set(c) for c in configs] if c0.train_set else [data_mod.training_set(c0)] * R)
+        self.data = self.datas[0]
         self.n, self.z_dim, self.m, self.n_critic = c0.batch_size, c0.z_dim, c0.pack, c0.n_critic
         self.steps_total = c0.steps
         self.eval_every = int(eval_every)
@@ -190,9 +193,9 @@ class BatchedTrainer:
     def _draw(self, real: bool):
         """(x_real (R, n, d) or None, z (R, n, z_dim)) from each run's own generator, in the trainer's order."""
         xs, zs = [], []
-        for gen in self.gens:
+        for gen, data in zip(self.gens, self.datas):
             if real:
-                xs.append(self.data.sample(self.n, generator=gen))
+                xs.append(data.sample(self.n, generator=gen))
             zs.append(torch.randn(self.n, self.z_dim, generator=gen))
         x = torch.stack(xs).to(self.device, self.dtype) if real else None
         return x, torch.stack(zs).to(self.device)

@@ -13,6 +13,13 @@ BASE = dict(data="ring8", steps=3, batch_size=32, hidden=8, layers=1, z_dim=2, l
             checkpoint_every=0, progress=False, eval_samples=100)
 
 
+def _forbid_training(monkeypatch):
+    """Any training through either engine fails the test, naming the runs."""
+    monkeypatch.setattr(cmp, "Trainer", lambda cfg: pytest.fail(f"retrained {cfg.out}"))
+    monkeypatch.setattr(cmp, "BatchedTrainer",
+                        lambda cfgs, **kw: pytest.fail(f"retrained {', '.join(c.out for c in cfgs)}"))
+
+
 def test_compare_trains_each_divergence_loss_seed_and_reuses_finished_runs(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     base = TrainConfig(**BASE)
@@ -23,7 +30,7 @@ def test_compare_trains_each_divergence_loss_seed_and_reuses_finished_runs(tmp_p
     assert json.loads((tmp_path / "results.json").read_text()) == json.loads(json.dumps(recs))
     assert (tmp_path / "samples.png").stat().st_size > 0
     # a second call finds every run finished with the same config: nothing is trained
-    monkeypatch.setattr(cmp, "Trainer", lambda cfg: pytest.fail(f"retrained {cfg.out}"))
+    _forbid_training(monkeypatch)
     again = cmp.compare(TrainConfig(**{**BASE, "progress": True}), "kl,wgan_gp", seeds=2, out=tmp_path)
     assert [r["modes"] for r in again] == [r["modes"] for r in recs]
     # a different budget is a different run

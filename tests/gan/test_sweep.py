@@ -63,9 +63,11 @@ def test_batched_runs_equal_the_same_runs_trained_alone(tmp_path, float64, pack)
 
 
 def test_pacgan_models_batch_exactly(tmp_path, float64):
-    # BatchNorm generator (batch statistics, running statistics in eval) and maxout critic
-    variants = [dict(seed=0), dict(seed=1, pack=1, lr_d=2e-4)]
-    cfgs = _cfgs(tmp_path, variants, "p", model="pacgan", z_dim=2, hidden=32, layers=2, steps=60)
+    # BatchNorm generator (batch statistics, running statistics in eval), maxout critic, PacGAN's optimiser and
+    # a fixed training set per run (drawn from the run's own seed)
+    variants = [dict(seed=0), dict(seed=1, lr_d=2e-4)]
+    cfgs = _cfgs(tmp_path, variants, "p", model="pacgan", z_dim=2, hidden=32, layers=2, steps=60, train_set=500,
+                 preset="pacgan")
     bt = BatchedTrainer(cfgs)
     bt.fit()
     for r, c in enumerate(cfgs):
@@ -192,3 +194,17 @@ def test_batched_adam_equals_torch_adam_per_run(float64):
         # float64: ≤ 1e-15 relative (one rounding of the update formula in another order)
         assert torch.allclose(params["w"][r], singles[r], rtol=1e-14, atol=1e-15)
     assert opt.steps.tolist() == [50, 20, 50]
+
+
+def test_pacgan_preset_from_the_command_line():
+    from gan.cli import _parser
+    from gan.config import config_from_args
+
+    cfg = config_from_args(_parser().parse_args(["train", "--preset", "pacgan", "--pack", "3", "--data", "grid25"]))
+    cfg.validate()
+    assert (cfg.model, cfg.z_dim, cfg.hidden, cfg.layers, cfg.batch_size, cfg.train_set, cfg.steps) == (
+        "pacgan", 2, 400, 4, 300, 100_000, 400_000)
+    assert (cfg.lr_g, cfg.lr_d, cfg.betas_g, cfg.betas_d) == (1e-4, 1e-4, (0.8, 0.999), (0.8, 0.999))
+    # explicit flags still win over the preset
+    cfg = config_from_args(_parser().parse_args(["train", "--preset", "pacgan", "--steps", "10", "--lr-d", "3e-4"]))
+    assert (cfg.steps, cfg.lr_d, cfg.batch_size) == (10, 3e-4, 100)
