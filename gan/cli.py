@@ -41,9 +41,22 @@ def _parser() -> argparse.ArgumentParser:
     add_config_flags(c)
     c.add_argument("--divergences", default="all", help="'all' or a comma-separated list")
     c.add_argument("--study", default=None, help="a named set of variants instead of --divergences: "
-                   "mode-collapse (GAN both losses, f-divergences, unrolled5, pacgan2, mine, sn)")
+                   "mode-collapse (GAN both losses, f-divergences, unrolled5, pacgan2, mine, sn), mine; "
+                   "pacgan (PacGAN Table 1 at its protocol: GAN, PacGAN2/3/4 on ring8 and grid25, --seeds trials); "
+                   "fair (random search per divergence × generator loss, --budget draws × --seeds seeds)")
     c.add_argument("--seeds", type=int, default=3)
     c.add_argument("--generator-losses", default="saturating,nonsaturating")
+    # sweeps (gan.sweep): the batched engine, a job pool, commands for a scheduler, the published protocols
+    c.add_argument("--engine", default="auto", choices=("auto", "solo"),
+                   help="auto: train runs of one architecture as one batched model, the rest alone; solo: all alone")
+    c.add_argument("--jobs", type=int, default=1, help="processes for the runs trained alone")
+    c.add_argument("--devices", default=None, help="comma-separated GPU ids the job processes are spread over")
+    c.add_argument("--emit-commands", default=None, metavar="FILE",
+                   help="write one 'python -m gan train' command per unfinished run to FILE and train nothing")
+    c.add_argument("--budget", type=int, default=None,
+                   help="--study fair: random hyperparameter draws per divergence × generator loss")
+    c.add_argument("--eval-every", type=int, default=0,
+                   help="batched runs: log mode metrics every N steps (modes-vs-iteration curves)")
     return p
 
 
@@ -142,11 +155,28 @@ def main(argv=None) -> int:
             bad = [g for g in gls if g not in ("saturating", "nonsaturating")]
             if bad:
                 parser.error(f"--generator-losses: unknown {bad}; known: saturating, nonsaturating")
+            from .sweep.studies import SWEEP_STUDIES
+
             try:
-                variants = (study_variants(args.study) if args.study else divergence_variants(args.divergences, gls))
+                variants = ([] if args.study in SWEEP_STUDIES else
+                            study_variants(args.study) if args.study else divergence_variants(args.divergences, gls))
             except ValueError as exc:
                 parser.error(str(exc))
-            records = run_variants(cfg, variants, args.seeds, cfg.out)
+            if args.jobs < 1:
+                parser.error(f"--jobs must be ≥ 1, got {args.jobs}")
+            if args.eval_every < 0:
+                parser.error(f"--eval-every must be ≥ 0, got {args.eval_every}")
+            devices = [d.strip() for d in args.devices.split(",") if d.strip()] if args.devices else None
+            sweep = dict(engine=args.engine, jobs=args.jobs, devices=devices, emit_commands=args.emit_commands,
+                         eval_every=args.eval_every)
+            if args.study in SWEEP_STUDIES:
+                try:
+                    text = SWEEP_STUDIES[args.study](cfg, args, **sweep)
+                except ValueError as exc:
+                    parser.error(str(exc))
+                print(text)
+                return 0
+            records = run_variants(cfg, variants, args.seeds, cfg.out, **sweep)
             print(table_markdown(records, cfg))
             return 0
     except FileNotFoundError as exc:
