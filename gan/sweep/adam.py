@@ -38,28 +38,36 @@ class BatchedAdam:
 
     @torch.no_grad()
     def step(self, active: torch.Tensor) -> None:
-        """One update of every run with active[r] True (active: (R,) bool)."""
+        """One update of every run with active[r] True (active: (R,) bool). In place; an inactive run gets
+        zero increments (its gradient is replaced by 0 first, so a NaN gradient cannot leak into its state)."""
         self.steps += active.to(torch.int64)
         t = self.steps.to(torch.float64)
-        bc1 = 1 - self.beta1 ** t
-        bc2_sqrt = torch.sqrt(1 - self.beta2 ** t)
-        step_size = torch.where(active, self.lr / torch.where(active, bc1, 1.0), 0.0)
+        all_active = bool(active.all())
+        # per-run coefficients in float64, as torch computes them from Python floats
+        w1 = torch.where(active, 1 - self.beta1, 0.0)                         # lerp weight of m
+        b2 = torch.where(active, self.beta2, 1.0)
+        c2 = 1 - b2
+        bc1 = torch.where(active, 1 - self.beta1 ** t, 1.0)
+        bc2_sqrt = torch.where(active, torch.sqrt(1 - self.beta2 ** t), 1.0)
+        step_size = torch.where(active, self.lr / bc1, 0.0)
+        coef: dict = {}
         for k, p in self.params.items():
             g = p.grad
             if g is None:
                 continue
-            shape = (-1,) + (1,) * (p.dim() - 1)
-            act = active.reshape(shape)
-            dt = p.dtype
-            b1 = self.beta1.to(dt).reshape(shape)
-            b2 = self.beta2.to(dt).reshape(shape)
-            g = torch.where(act, g, 0.0)
-            m = torch.where(act, self.exp_avg[k].lerp(g, 1 - b1), self.exp_avg[k])
-            v = torch.where(act, self.exp_avg_sq[k] * b2 + (1 - b2) * g * g, self.exp_avg_sq[k])
-            self.exp_avg[k].copy_(m)
-            self.exp_avg_sq[k].copy_(v)
-            denom = v.sqrt() / bc2_sqrt.to(dt).reshape(shape) + self.eps
-            p.sub_(step_size.to(dt).reshape(shape) * m / denom)
+            key = (p.dtype, p.dim())
+            if key not in coef:
+                shape = (-1,) + (1,) * (p.dim() - 1)
+                coef[key] = tuple(x.to(p.dtype).reshape(shape) for x in (w1, b2, c2, bc2_sqrt, step_size)) + (
+                    active.reshape(shape),)
+            w1_, b2_, c2_, bc2_, st_, act = coef[key]
+            if not all_active:
+                g = torch.where(act, g, 0.0)
+            m, v = self.exp_avg[k], self.exp_avg_sq[k]
+            m.lerp_(g, w1_)
+            v.mul_(b2_).addcmul_(g, g * c2_)
+            denom = v.sqrt().div_(bc2_).add_(self.eps)
+            p.addcdiv_(m * st_, denom, value=-1.0)
 
     def state_dict(self) -> dict:
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps, "steps": self.steps,
