@@ -233,17 +233,34 @@ class BatchedTrainer:
                 div = loss.divergence
                 fn = lambda v_r, v_f, a_r: -(((1.0 - a_r) * div.p_term(v_r) - a_r * div.q_term(v_r)).mean()  # noqa
                                              - div.q_term(v_f).mean())
-                smoothed = torch.vmap(fn)(vr, vf, a)
-                out[idx] = torch.where(a > 0, smoothed, torch.vmap(loss.critic_loss)(vr, vf))
+                smoothed = self._per_run(fn, vr, vf, a)
+                out[idx] = torch.where(a > 0, smoothed, self._per_run(loss.critic_loss, vr, vf))
             else:
-                out[idx] = torch.vmap(loss.critic_loss)(vr, vf)
+                out[idx] = self._per_run(loss.critic_loss, vr, vf)
         return out
 
     def _generator_losses(self, v_fake):
         out = torch.empty(self.R, dtype=v_fake.dtype, device=v_fake.device)
         for loss, idx in self.groups:
-            out[idx] = torch.vmap(loss.generator_loss)(v_fake[idx])
+            out[idx] = self._per_run(loss.generator_loss, v_fake[idx])
         return out
+
+    _no_vmap: set = set()
+
+    def _per_run(self, fn, *args):
+        """fn applied to each run's slice of args (leading axis): torch.vmap, or a loop over the runs for a
+        loss that vmap cannot trace (an autograd.Function without setup_context, e.g. the Wright ω of
+        jeffreys)."""
+        key = getattr(fn, "__qualname__", None), type(getattr(fn, "__self__", None))
+        key = (key, getattr(getattr(fn, "__self__", None), "name", None))
+        if key not in self._no_vmap:
+            try:
+                return torch.vmap(fn)(*args)
+            except RuntimeError as exc:
+                if "functorch" not in str(exc) and "vmap" not in str(exc):
+                    raise
+                self._no_vmap.add(key)
+        return torch.stack([fn(*(a[i] for a in args)) for i in range(args[0].shape[0])])
 
     def _grad_sq_norm(self, x):
         """‖∇_x V(x_i)‖² per sample (R, n) under the live critic, differentiable in its parameters."""
