@@ -50,31 +50,41 @@ def macs_per_run_step() -> float:
     return float(critic + gen)
 
 
+def _clock(threads):
+    """CPU seconds of this process at one thread (robust on a shared machine: time spent waiting for a core
+    is not counted), wall seconds otherwise (CPU time would count every thread)."""
+    return time.process_time if threads == 1 else time.perf_counter
+
+
 def time_solo(cfgs, runs, steps, warm=5):
     torch.set_num_threads(1)
     per_step = []
+    clock = _clock(1)
     for c in cfgs[:runs]:
         tr = Trainer(c)
         for _ in range(warm):
             tr.train_step()
-        t = time.perf_counter()
+        t = clock()
         for _ in range(steps):
             tr.train_step()
-        per_step.append((time.perf_counter() - t) / steps)
+        per_step.append((clock() - t) / steps)
     return sum(per_step) / len(per_step)
 
 
-def time_batched(cfgs, steps, threads, warm=3, sync=lambda: None):
+def time_batched(cfgs, steps, threads, warm=3, sync=None):
+    """Seconds per batched step; `sync` (CUDA) forces wall time."""
     torch.set_num_threads(threads)
+    clock = time.perf_counter if sync is not None else _clock(threads)
+    sync = sync or (lambda: None)
     bt = BatchedTrainer(cfgs)
     for _ in range(warm):
         bt.train_step()
     sync()
-    t = time.perf_counter()
+    t = clock()
     for _ in range(steps):
         bt.train_step()
     sync()
-    return (time.perf_counter() - t) / steps, bt
+    return (clock() - t) / steps, bt
 
 
 def memory_per_run(bt) -> tuple[float, float]:
@@ -129,10 +139,10 @@ def bmm_vs_vmap(reps=10):
     out = {}
     for name, fn in (("bmm", f_bmm), ("vmap", f_vmap)):
         fn()
-        t = time.perf_counter()
+        t = time.process_time()
         for _ in range(reps):
             fn()
-        out[name] = (time.perf_counter() - t) / reps
+        out[name] = (time.process_time() - t) / reps
     return out
 
 
@@ -142,6 +152,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     solo_runs, solo_steps, b_steps = (2, 20, 5) if args.quick else (4, 40, 15)
     macs = macs_per_run_step()
+    print(f"load average at start: {os.getloadavg()[0]:.1f}")
     print(f"R = {R} ring8 runs, MLP {LAYERS}×{HIDDEN}, batch {BATCH}, z_dim {ZDIM}, losses {LOSSES} × {R // 4} seeds; "
           f"{2 * macs / 1e6:.0f} MFLOP per run-step; torch {torch.__version__}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as tmp:
@@ -154,6 +165,8 @@ def main(argv=None):
             rows.append((f"batched engine, {threads} thread{'s' * (threads > 1)}", dt, solo * R / dt, None))
         print(f"\nsolo: {solo * 1e3:.2f} ms per step, mean of {solo_runs} runs × {solo_steps} steps, "
               f"extrapolated × {R} runs (they train one after another)\n")
+        print("1-thread rows: CPU seconds of this process; 2-thread row: wall seconds (the machine is shared, so "
+              "it also counts waiting for a core)\n")
         print("| engine | s per step of all 64 runs | run-steps / s | GFLOP/s | speed-up vs solo |")
         print("|---|---|---|---|---|")
         for name, dt, ratio, _ in rows:
@@ -162,7 +175,7 @@ def main(argv=None):
         print(f"\nmemory per run: {persistent / 1024:.0f} KiB persistent (weights, Adam moments, RNG state), "
               f"{saved / 2 ** 20:.2f} MiB saved for backward in one critic step (float32)")
         vs = bmm_vs_vmap(3 if args.quick else 10)
-        print(f"critic forward+backward of {R} stacked MLPs on {2 * BATCH} samples, 1 thread: torch.bmm "
+        print(f"critic forward+backward of {R} stacked MLPs on {2 * BATCH} samples, 1 thread, CPU time: torch.bmm "
               f"{vs['bmm'] * 1e3:.1f} ms, vmap(functional_call) {vs['vmap'] * 1e3:.1f} ms "
               f"(bmm {vs['vmap'] / vs['bmm']:.2f}× faster)")
         if torch.cuda.is_available():
