@@ -200,9 +200,11 @@ def run_configs(runs, out, engine: str = "auto", jobs: int = 1, devices=None, em
     for b in batches:
         cfgs = [c for _, c in b]
         tag = hashlib.sha1("\n".join(c.out for c in cfgs).encode()).hexdigest()[:12]
-        bt = BatchedTrainer(cfgs, checkpoint=out / "_batches" / f"{tag}.pt", resume=True, eval_every=eval_every)
+        ckpt = out / "_batches" / f"{tag}.pt"
+        bt = BatchedTrainer(cfgs, checkpoint=ckpt, resume=True, eval_every=eval_every)
         for (label, cfg), rec in zip(b, bt.fit(progress=progress)):
             done[cfg.out] = rec
+        ckpt.unlink(missing_ok=True)  # finished: each run folder now holds its own checkpoint.pt
         prog.finished(f"batch of {len(b)} ({b[0][0]} … {b[-1][0]})", "trained batched", len(b))
     if jobs > 1 and alone:
         labels = {c.out: label for label, c in alone}
