@@ -76,3 +76,23 @@ def test_cli_study_runs_and_unknown_study_exits_2(tmp_path, monkeypatch, capsys)
     with pytest.raises(SystemExit) as e:
         main(["compare", "--study", "nope", "--out", str(tmp_path)])
     assert e.value.code == 2 and "unknown study" in capsys.readouterr().err
+
+
+def test_compare_batches_what_it_can_says_what_it_cannot_and_matches_solo(tmp_path, capsys):
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # both engines then agree to ~1e-16 (tests/gan/test_sweep.py)
+    try:
+        base = TrainConfig(**{**BASE, "steps": 6, "progress": True})
+        auto = cmp.compare(base, "kl,gan,wgan_gp", seeds=2, generator_losses=["nonsaturating"], out=tmp_path / "a")
+        err = capsys.readouterr().err
+        solo = cmp.run_variants(base, cmp.divergence_variants("kl,gan,wgan_gp", ["nonsaturating"]), 2,
+                                tmp_path / "s", engine="solo")
+    finally:
+        torch.set_default_dtype(old)
+    assert "wgan_gp---s0: trained alone, not batched (divergence='wgan_gp'" in err
+    assert "4 in 1 batch(es), 2 alone" in err and "[6/6]" in err
+    assert [r.get("engine") for r in auto] == ["batched"] * 4 + [None] * 2
+    for a, s in zip(auto, solo):
+        assert (a["variant"], a["seed"], a["modes"]) == (s["variant"], s["seed"], s["modes"])
+        assert a["hq_fraction"] == pytest.approx(s["hq_fraction"], abs=1e-12)
+    assert not list((tmp_path / "a" / "_batches").glob("*.pt"))  # a finished batch leaves no batch checkpoint
