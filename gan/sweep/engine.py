@@ -69,7 +69,7 @@ def batch_blockers(cfg: TrainConfig) -> list[str]:
             out.append(f"{name}={getattr(cfg, name)!r}")
     if cfg.divergence == "wgan_gp":
         out.append("divergence='wgan_gp' (per-sample gradient penalty on interpolates)")
-    if data_mod.names() and cfg.data.strip().lower().replace("-", "_") not in ("ring8", "grid25", "spiral"):
+    if cfg.data.strip().lower().replace("-", "_") not in data_mod.TOY:
         out.append(f"data={cfg.data!r} (images: the batched engine trains 2-D MLPs)")
     if cfg.model not in ("auto", "mlp", "pacgan"):
         out.append(f"model={cfg.model!r}")
