@@ -108,7 +108,8 @@ def curves_figure(per_data: dict, path) -> None:
     for i, (data, recs) in enumerate(per_data.items()):
         for j, (key, label, scale) in enumerate(metrics):
             ax = fig.add_subplot(len(per_data), 3, 3 * i + j + 1)
-            for name in PACKS:
+            for ci, name in enumerate(PACKS):
+                color = f"C{ci}"
                 runs = [r["run"] for r in recs if r["variant"] == name]
                 table: dict = {}
                 for run in runs:
@@ -118,11 +119,10 @@ def curves_figure(per_data: dict, path) -> None:
                             table.setdefault(h["step"], []).append(scale * v)
                 if table:
                     steps = sorted(table)
-                    ax.plot(steps, [np.mean(table[s]) for s in steps], marker=".", label=name)
+                    ax.plot(steps, [np.mean(table[s]) for s in steps], marker=".", label=name, color=color)
                 pub = PUBLISHED.get((data, name))
                 if pub is not None:
-                    ax.axhline(pub[j] if j != 1 else pub[1], ls=":", lw=0.8,
-                               color=ax.lines[-1].get_color() if ax.lines else "0.5")
+                    ax.axhline(pub[j], ls=":", lw=0.8, color=color)
             ax.set_title(f"{data}: {label}", fontsize=9)
             ax.set_xlabel("iteration")
             if i == 0 and j == 0:
