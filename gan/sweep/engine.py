@@ -3,7 +3,7 @@
 `BatchedTrainer(configs)` takes R `TrainConfig`s that share the architecture and the loop shape (`batch_key`)
 and differ in anything `batch_blockers` accepts: seed, divergence and generator loss (runs are grouped by
 loss object), learning rates and Adam betas (per-run tensors), label smoothing, instance noise (and its
-anneal), R1 / R2 weights, WGAN clipping, EMA decay. Each run follows exactly the computation of
+anneal), R1 / R2 / gradient-penalty weights (and the wgan_gp loss), WGAN clipping, EMA decay. Each run follows exactly the computation of
 `gan.trainer.Trainer` on its own config:
 
 - the same initial weights (each run's models are built by `gan.models.build.build_models` after
@@ -63,12 +63,10 @@ def batch_blockers(cfg: TrainConfig) -> list[str]:
     """Why `cfg` cannot be trained by the batched engine ([] = it can); each entry names the field."""
     out = []
     for name, off in (("spectral_norm", False), ("spectral_norm_g", False), ("self_attention", 0),
-                      ("gradient_penalty", 0.0), ("unrolled_steps", 0), ("mine_beta", 0.0), ("conditional", "none"),
+                      ("unrolled_steps", 0), ("mine_beta", 0.0), ("conditional", "none"),
                       ("msg", False), ("compile", False), ("bf16", False), ("channels_last", False)):
         if getattr(cfg, name) != off:
             out.append(f"{name}={getattr(cfg, name)!r}")
-    if cfg.divergence == "wgan_gp":
-        out.append("divergence='wgan_gp' (per-sample gradient penalty on interpolates)")
     if cfg.data.strip().lower().replace("-", "_") not in data_mod.TOY:
         out.append(f"data={cfg.data!r} (images: the batched engine trains 2-D MLPs)")
     if cfg.model not in ("auto", "mlp", "pacgan"):
@@ -157,6 +155,9 @@ class BatchedTrainer:
         col = lambda xs: torch.tensor(xs, dtype=self.dtype, device=dev).reshape(-1, 1)  # noqa: E731
         self.smooth = col([c.label_smoothing for c in configs])
         self.r1, self.r2 = col([c.r1 for c in configs]), col([c.r2 for c in configs])
+        self.gp_loss_weight = [float(c.gp_weight) if c.divergence == "wgan_gp" else 0.0 for c in configs]
+        self.gp_extra = [float(c.gradient_penalty) for c in configs]
+        self.is_wgan_gp = [c.divergence == "wgan_gp" for c in configs]
         self.ema_decay = [float(c.ema_decay) for c in configs]
         self.ema = ({k: v.detach().clone() for k, v in self.gp.items()} if any(self.ema_decay) else None)
         self.ema_buf = {k: v.clone() for k, v in self.g_buf.items()} if self.ema is not None else None
@@ -164,7 +165,8 @@ class BatchedTrainer:
         self.groups: list[tuple[object, torch.Tensor]] = []
         by_key: dict = {}
         for r, c in enumerate(configs):
-            kw = {"clip": c.wgan_clip} if c.divergence == "wgan" else {}
+            kw = {"clip": c.wgan_clip} if c.divergence == "wgan" else (
+                {"gp_weight": c.gp_weight} if c.divergence == "wgan_gp" else {})
             key = (c.divergence, c.generator_loss, tuple(sorted(kw.items())))
             if key not in by_key:
                 by_key[key] = (losses_mod.get(c.divergence, c.generator_loss, **kw), [])
@@ -262,12 +264,37 @@ class BatchedTrainer:
                 self._no_vmap.add(key)
         return torch.stack([fn(*(a[i] for a in args)) for i in range(args[0].shape[0])])
 
-    def _grad_sq_norm(self, x):
-        """‖∇_x V(x_i)‖² per sample (R, n) under the live critic, differentiable in its parameters."""
+    def _input_grad(self, x):
+        """∇_x V(x_i) per sample (R, n, d) under the live critic, differentiable in its parameters."""
         x = x.detach().requires_grad_(True)
         v = self._D(x)
         (g,) = torch.autograd.grad(v.sum(), x, create_graph=True)
-        return g.pow(2).sum(-1)
+        return g
+
+    def _gp(self, x_real, x_fake, weight, draws):
+        """λ_r·mean_i (‖∇V(x̂_i)‖ − 1)², x̂ = εx + (1 − ε)x̃ with ε_i ~ U[0, 1] drawn from the generator of each
+        run with draws[r] (as `wgan_gp_penalty` draws from the trainer's RNG whenever the trainer calls it)."""
+        eps = torch.stack([torch.rand((self.n, 1), generator=g, dtype=self.dtype) if d else
+                           torch.zeros(self.n, 1, dtype=self.dtype) for g, d in zip(self.gens, draws)])
+        eps = eps.to(self.device)
+        x_hat = eps * x_real.detach() + (1 - eps) * x_fake.detach()
+        norm = torch.linalg.vector_norm(self._input_grad(x_hat), dim=-1)
+        return torch.tensor(weight, dtype=self.dtype, device=self.device) * (norm - 1).pow(2).mean(-1)
+
+    def _penalties(self, x_real, x_fake):
+        """(R,) critic penalties in the trainer's order and sum: the wgan_gp loss's own penalty, R1, R2, then
+        the gradient penalty added to any loss; None when no run has one."""
+        total = None
+        add = lambda t, x: x if t is None else t + x  # noqa: E731
+        if any(self.is_wgan_gp):  # the trainer calls the loss's penalty (and draws ε) even at gp_weight 0
+            total = add(total, self._gp(x_real, x_fake, self.gp_loss_weight, self.is_wgan_gp))
+        if bool((self.r1 > 0).any()):
+            total = add(total, 0.5 * self.r1.squeeze(1) * self._input_grad(x_real).pow(2).sum(-1).mean(-1))
+        if bool((self.r2 > 0).any()):
+            total = add(total, 0.5 * self.r2.squeeze(1) * self._input_grad(x_fake).pow(2).sum(-1).mean(-1))
+        if any(self.gp_extra):
+            total = add(total, self._gp(x_real, x_fake, self.gp_extra, [w > 0 for w in self.gp_extra]))
+        return total
 
     def _freeze(self, bad: torch.Tensor, what: str, values: torch.Tensor) -> None:
         from ..trainer import NonFiniteLossError
@@ -289,10 +316,9 @@ class BatchedTrainer:
             xf_in = x_fake if nf is None else x_fake + nf
             # the trainer evaluates the losses on float32 critic outputs (bf16 autocast); so do we
             loss_d = self._critic_losses(self._D(xr_in).float(), self._D(xf_in).float())
-            if bool((self.r1 > 0).any()):
-                loss_d = loss_d + 0.5 * self.r1.squeeze(1) * self._grad_sq_norm(x_real).mean(-1)
-            if bool((self.r2 > 0).any()):
-                loss_d = loss_d + 0.5 * self.r2.squeeze(1) * self._grad_sq_norm(x_fake).mean(-1)
+            pen = self._penalties(x_real, x_fake)
+            if pen is not None:
+                loss_d = loss_d + pen
             self._update(loss_d, "critic loss", self.dp, self.opt_d)
             self._clip_wgan()
         z = self._draw(real=False)[1]

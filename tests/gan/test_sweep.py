@@ -15,13 +15,14 @@ BASE = dict(data="ring8", steps=200, batch_size=32, hidden=16, layers=2, z_dim=4
             checkpoint_every=0, progress=False, eval_samples=200)
 
 # one run per batched feature: losses of every family, per-run lr / betas, smoothing, instance noise with its
-# anneal, R1 + R2, EMA, WGAN clipping
+# anneal, R1 + R2, EMA, WGAN clipping, WGAN-GP and the gradient penalty on any loss
 VARIANTS = [dict(seed=0), dict(seed=1, divergence="kl", generator_loss="saturating", lr_d=3e-4, betas_d=(0.0, 0.9)),
             dict(seed=2, label_smoothing=0.1, instance_noise=0.1, instance_noise_anneal=100),
             dict(seed=3, r1=1.0, r2=0.5, ema_decay=0.9), dict(seed=4, divergence="wgan"),
             dict(seed=5, divergence="hinge", lr_g=1e-3), dict(seed=6, divergence="squared_hellinger", n_critic=1),
             dict(seed=7, divergence="least_squares", betas_g=(0.9, 0.99)),
-            dict(seed=8, divergence="jeffreys")]  # its Wright ω cannot be vmapped: the per-run loop
+            dict(seed=8, divergence="jeffreys"),  # its Wright ω cannot be vmapped: the per-run loop
+            dict(seed=9, divergence="wgan_gp", gp_weight=5.0), dict(seed=10, gradient_penalty=1.0, r1=0.5)]
 
 
 @pytest.fixture
@@ -162,7 +163,8 @@ def test_unbatchable_configs_are_named_and_mixed_shapes_refused(tmp_path):
     assert batch_blockers(TrainConfig(**BASE)) == []
     assert any("spectral_norm" in b for b in batch_blockers(TrainConfig(**BASE, spectral_norm=True)))
     assert any("unrolled_steps" in b for b in batch_blockers(TrainConfig(**BASE, unrolled_steps=5)))
-    assert any("wgan_gp" in b for b in batch_blockers(TrainConfig(**{**BASE, "divergence": "wgan_gp"})))
+    assert batch_blockers(TrainConfig(**{**BASE, "divergence": "wgan_gp", "gradient_penalty": 1.0})) == []
+    assert any("mine_beta" in b for b in batch_blockers(TrainConfig(**BASE, mine_beta=1.0)))
     with pytest.raises(ValueError, match="cannot be batched: spectral_norm"):
         BatchedTrainer([TrainConfig(**BASE, spectral_norm=True, out=str(tmp_path / "x"))])
     with pytest.raises(ValueError, match="share"):
