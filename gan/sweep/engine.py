@@ -44,6 +44,7 @@ from ..losses import FGANLoss, WGANLoss
 from ..metrics import mode_metrics
 from ..models.build import build_models
 from ..stabilisers.penalties import linear_anneal
+from ..trainer import NonFiniteLossError, seed_everything
 from .adam import BatchedAdam
 from .stacked import StackedNet, stack_state_dicts, unstack_state_dict
 
@@ -72,12 +73,6 @@ def batch_blockers(cfg: TrainConfig) -> list[str]:
     if cfg.model not in ("auto", "mlp", "pacgan"):
         out.append(f"model={cfg.model!r}")
     return out
-
-
-def _seed_everything(seed):
-    from ..trainer import seed_everything
-
-    seed_everything(seed)
 
 
 class BatchedTrainer:
@@ -125,7 +120,7 @@ class BatchedTrainer:
         g_states, d_states, self.gens = [], [], []
         try:
             for c in configs:
-                _seed_everything(c.seed)
+                seed_everything(c.seed)
                 G, D = build_models(c, tuple(self.data.shape), 0, critic_batchnorm=True)
                 g_states.append(G.state_dict())
                 d_states.append(D.state_dict())
@@ -176,7 +171,6 @@ class BatchedTrainer:
         self.alive = torch.ones(R, dtype=torch.bool, device=dev)
         self.failed: list[str | None] = [None] * R
         self.step = 0
-        self.history: list[list[dict]] = [[] for _ in range(R)]
         # evaluation noise: the trainer's z_plot (its own generator, seed + 1)
         self.z_plot = torch.stack([torch.randn(c.eval_samples, c.z_dim, generator=torch.Generator().manual_seed(
             c.seed + 1)) for c in configs]).to(dev)
@@ -247,21 +241,22 @@ class BatchedTrainer:
             out[idx] = self._per_run(loss.generator_loss, v_fake[idx])
         return out
 
-    _no_vmap: set = set()
-
     def _per_run(self, fn, *args):
         """fn applied to each run's slice of args (leading axis): torch.vmap, or a loop over the runs for a
         loss that vmap cannot trace (an autograd.Function without setup_context, e.g. the Wright ω of
-        jeffreys)."""
-        key = getattr(fn, "__qualname__", None), type(getattr(fn, "__self__", None))
-        key = (key, getattr(getattr(fn, "__self__", None), "name", None))
-        if key not in self._no_vmap:
+        jeffreys; remembered per loss object and method)."""
+        if not hasattr(self, "_no_vmap"):
+            self._no_vmap = set()
+        owner = getattr(fn, "__self__", None)
+        key = (id(owner), getattr(fn, "__name__", None)) if owner is not None else None
+        if key is None or key not in self._no_vmap:
             try:
                 return torch.vmap(fn)(*args)
             except RuntimeError as exc:
                 if "functorch" not in str(exc) and "vmap" not in str(exc):
                     raise
-                self._no_vmap.add(key)
+                if key is not None:
+                    self._no_vmap.add(key)
         return torch.stack([fn(*(a[i] for a in args)) for i in range(args[0].shape[0])])
 
     def _input_grad(self, x):
@@ -297,8 +292,6 @@ class BatchedTrainer:
         return total
 
     def _freeze(self, bad: torch.Tensor, what: str, values: torch.Tensor) -> None:
-        from ..trainer import NonFiniteLossError
-
         for r in torch.nonzero(bad).flatten().tolist():
             self.failed[r] = str(NonFiniteLossError(self.step + 1, what, float(values[r])))
         self.alive &= ~bad
@@ -426,7 +419,6 @@ class BatchedTrainer:
                 continue
             m = mode_metrics(x[r], self.data.means, self.data.std)
             rec = {"step": s, "modes": m["modes"], "hq_fraction": m["hq_fraction"], "reverse_kl": m["reverse_kl"]}
-            self.history[r].append(rec)
             fh.write(json.dumps({**rec, "eval": True}) + "\n")
             fh.flush()
 
