@@ -93,10 +93,21 @@ def _parser() -> argparse.ArgumentParser:
     add_config_flags(c)
     c.add_argument("--divergences", default="all", help="'all' or a comma-separated list")
     c.add_argument("--study", default=None, help="a named set of variants instead of --divergences: "
-                   "mode-collapse (GAN both losses, f-divergences, unrolled5, pacgan2, mine, sn)")
+                   "mode-collapse (GAN both losses, f-divergences, unrolled5, pacgan2, mine, sn), mine; "
+                   "pacgan (PacGAN Table 1 at its protocol: GAN, PacGAN2/3/4 on ring8 and grid25, --seeds trials); "
+                   "fair (random search per divergence × generator loss, --budget draws × --seeds seeds)")
     c.add_argument("--seeds", type=int, default=3, help="seeds 0 … N−1 per variant [default: 3]")
     c.add_argument("--generator-losses", default="saturating,nonsaturating",
                    help="comma-separated: saturating, nonsaturating [default: both]")
+    # sweeps (gan.sweep): the batched engine, a job pool, commands for a scheduler, the published protocols
+    c.add_argument("--engine", default="auto", choices=("auto", "solo"),
+                   help="auto: train runs of one architecture as one batched model, the rest alone; solo: all alone")
+    c.add_argument("--jobs", type=_positive_int, default=1, help="processes for the runs trained alone")
+    c.add_argument("--devices", default=None, help="comma-separated GPU ids the job processes are spread over")
+    c.add_argument("--emit-commands", default=None, metavar="FILE",
+                   help="write one 'python -m gan train' command per unfinished run to FILE and train nothing")
+    c.add_argument("--budget", type=int, default=None,
+                   help="--study fair: random hyperparameter draws per divergence × generator loss")
     p.commands = {"train": t, "sample": s, "eval": e, "plot": sub.choices["plot"], "compare": c}
     return p
 
@@ -227,6 +238,7 @@ def _run(parser, args) -> int:
         return 0
     if args.command == "compare":
         from .compare import divergence_variants, run_variants, study_variants, table_markdown
+        from .sweep.studies import SWEEP_STUDIES
 
         if args.seeds < 1:
             parser.error(f"--seeds must be ≥ 1, got {args.seeds}")
@@ -235,10 +247,18 @@ def _run(parser, args) -> int:
         if bad:
             parser.error(f"--generator-losses: unknown {bad}; known: saturating, nonsaturating")
         try:
-            variants = (study_variants(args.study) if args.study else divergence_variants(args.divergences, gls))
+            variants = ([] if args.study in SWEEP_STUDIES else
+                        study_variants(args.study) if args.study else divergence_variants(args.divergences, gls))
         except ValueError as exc:
             parser.error(str(exc))
-        records = run_variants(cfg, variants, args.seeds, cfg.out)
+        devices = [d.strip() for d in args.devices.split(",") if d.strip()] if args.devices else None
+        # --eval-every is the config's field: batched runs log the same mode metrics into eval.jsonl
+        sweep = dict(engine=args.engine, jobs=args.jobs, devices=devices, emit_commands=args.emit_commands,
+                     eval_every=cfg.eval_every)
+        if args.study in SWEEP_STUDIES:
+            print(SWEEP_STUDIES[args.study](cfg, args, **sweep))
+            return 0
+        records = run_variants(cfg, variants, args.seeds, cfg.out, **sweep)
         print(table_markdown(records, cfg))
         return 0
     return 0

@@ -20,16 +20,21 @@ side; samples beyond it are cut).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 import divkit
 
+from . import run_folder
 from .config import TrainConfig
 from .losses import BASELINES, GENERATOR_LOSSES
+from .sweep import BatchedTrainer
 from .trainer import Trainer
 
 _GAN_NS = {"divergence": "gan", "generator_loss": "nonsaturating"}
@@ -112,32 +117,146 @@ def _cached_summary(cfg: TrainConfig) -> dict | None:
     return summary if a == b and summary.get("steps") == cfg.steps else None
 
 
-def run_variants(base: TrainConfig, variants, seeds: int = 3, out="runs/cmp", reuse: bool = True) -> list[dict]:
-    """Train every variant for seeds 0 … seeds − 1 (or reuse finished runs); write results, table and figure."""
+class _Progress:
+    """One line per finished run on stderr: [k/N] run, how it finished, elapsed and remaining time."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.done, self.enabled, self.t0 = total, 0, enabled, time.perf_counter()
+
+    def say(self, text: str) -> None:
+        if self.enabled:
+            print(f"compare: {text}", file=sys.stderr, flush=True)
+
+    def finished(self, name: str, how: str, count: int = 1) -> None:
+        self.done += count
+        el = time.perf_counter() - self.t0
+        left = ""
+        if 0 < self.done < self.total and how != "finished earlier":
+            left = f", ~{el / self.done * (self.total - self.done):.0f} s left"
+        self.say(f"[{self.done}/{self.total}] {name}: {how} ({el:.0f} s{left})")
+
+
+def _record(name, overrides, seed, cfg, summary) -> dict:
+    tricks = {k: v for k, v in overrides.items() if k not in ("divergence", "generator_loss")}
+    return {"variant": name, "divergence": cfg.divergence, "generator_loss": cfg.generator_loss, "tricks": tricks,
+            "seed": seed, "run": cfg.out, **{k: v for k, v in summary.items() if k not in ("divergence",
+                                                                                          "generator_loss")}}
+
+
+def _failed(exc) -> dict:
+    return {"modes": 0, "hq_fraction": 0.0, "reverse_kl": math.nan, "failed": str(exc)}
+
+
+def run_configs(runs, out, engine: str = "auto", jobs: int = 1, devices=None, emit_commands=None,
+                reuse: bool = True, max_batch: int = 64, eval_every: int = 0, progress: bool = True) -> dict:
+    """Train `runs` = [(label, TrainConfig)] (or reuse finished ones); returns {out folder: summary} of every
+    run that has finished (a run stopped on a non-finite loss: modes 0, "failed" its message).
+
+    engine: "auto" trains every group of runs that share an architecture (`gan.sweep.batch_key`) as one
+    batched model (`gan.sweep.BatchedTrainer`, up to `max_batch` runs each) and the runs it cannot batch
+    (`gan.sweep.batch_blockers` says why; printed) alone; "solo" trains every run alone. Runs trained alone go
+    through `jobs` processes (`gan.sweep.pool`, `devices` spread round-robin) when jobs > 1, else in this
+    process. emit_commands: write one `python -m gan train` command per unfinished run to that file and train
+    nothing (a scheduler runs them; call again to build the table from what has finished).
+    """
+    from .sweep import batch_blockers, batch_key
+    from .sweep.pool import run_pool, write_commands
+
+    if engine not in ("auto", "solo"):
+        raise ValueError(f"engine must be 'auto' or 'solo', got {engine!r}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive int, got {jobs!r}")
+    if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
+        raise ValueError(f"max_batch must be a positive int, got {max_batch!r}")
+    out = Path(out)
+    prog = _Progress(len(runs), progress)
+    done, pending = {}, []
+    for label, cfg in runs:
+        summary = _cached_summary(cfg) if reuse else None
+        if summary is not None:
+            done[cfg.out] = summary
+        else:
+            pending.append((label, cfg))
+    if done:
+        prog.finished(f"{len(done)} runs", "finished earlier", len(done))
+    if emit_commands is not None:
+        n = write_commands([c for _, c in pending], emit_commands)
+        prog.say(f"wrote {n} commands to {emit_commands} (one per unfinished run); nothing trained here")
+        return done
+    groups: dict = {}
+    alone = []
+    for label, cfg in pending:
+        why = batch_blockers(cfg) if engine == "auto" else ["--engine solo"]
+        if why:
+            alone.append((label, cfg))
+            if engine == "auto":
+                prog.say(f"{label}: trained alone, not batched ({'; '.join(why)})")
+        else:
+            groups.setdefault(batch_key(cfg), []).append((label, cfg))
+    batches = [g[i:i + max_batch] for g in groups.values() for i in range(0, len(g), max_batch)]
+    batches, singles = [b for b in batches if len(b) > 1], [b[0] for b in batches if len(b) == 1]
+    alone += singles
+    prog.say(f"{len(runs)} runs: {len(done)} finished earlier, {sum(map(len, batches))} in {len(batches)} "
+             f"batch(es), {len(alone)} alone" + (f" in {jobs} processes" if jobs > 1 and alone else ""))
+    for b in batches:
+        cfgs = [c for _, c in b]
+        tag = hashlib.sha1("\n".join(c.out for c in cfgs).encode()).hexdigest()[:12]
+        ckpt = out / "_batches" / f"{tag}.pt"
+        bt = BatchedTrainer(cfgs, checkpoint=ckpt, resume=True, eval_every=eval_every)
+        for (label, cfg), rec in zip(b, bt.fit(progress=progress)):
+            done[cfg.out] = rec
+        ckpt.unlink(missing_ok=True)  # finished: each run folder now holds its own checkpoint.pt
+        prog.finished(f"batch of {len(b)} ({b[0][0]} … {b[-1][0]})", "trained batched", len(b))
+    if jobs > 1 and alone:
+        labels = {c.out: label for label, c in alone}
+        results = run_pool([c for _, c in alone], jobs, devices,
+                           on_done=lambda c, rc: prog.finished(labels[c.out], "trained" if rc == 0 else f"exit {rc}"))
+        for label, cfg in alone:
+            rc, last = results[cfg.out]
+            summary = _read_summary(cfg)
+            done[cfg.out] = summary if (rc == 0 and summary is not None) else _failed(last)
+        return done
+    for label, cfg in alone:
+        try:
+            summary = Trainer(cfg, overwrite=True).fit()  # replaces a stale or unfinished run there
+            summary["failed"] = None
+        except FloatingPointError as exc:
+            summary = _failed(exc)
+        done[cfg.out] = summary
+        prog.finished(label, "trained" if summary["failed"] is None else "failed (non-finite loss)")
+    return done
+
+
+def _read_summary(cfg):
+    try:
+        s = json.loads((Path(cfg.out) / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    s.setdefault("failed", None)
+    return s
+
+
+def run_variants(base: TrainConfig, variants, seeds: int = 3, out="runs/cmp", reuse: bool = True,
+                 engine: str = "auto", jobs: int = 1, devices=None, emit_commands=None, eval_every: int = 0,
+                 seed_list=None) -> list[dict]:
+    """Train every variant for seeds 0 … seeds − 1 (or reuse finished runs; see `run_configs` for the engine,
+    the job pool and emitted commands); write results, table and figure from every run that has finished."""
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds must be a positive int, got {seeds!r}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    records = []
+    plan = []
     for name, overrides in variants:
-        for seed in range(seeds):
+        for seed in (range(seeds) if seed_list is None else seed_list):
             cfg = dataclasses.replace(base, **overrides, seed=seed, out=str(out / f"{name}-s{seed}"))
-            summary = _cached_summary(cfg) if reuse else None
-            if summary is None:
-                try:
-                    summary = Trainer(cfg, overwrite=True).fit()  # replaces a stale or unfinished run there
-                    summary["failed"] = None
-                except FloatingPointError as exc:
-                    summary = {"modes": 0, "hq_fraction": 0.0, "reverse_kl": math.nan, "failed": str(exc)}
-            tricks = {k: v for k, v in overrides.items() if k not in ("divergence", "generator_loss")}
-            records.append({"variant": name, "divergence": cfg.divergence, "generator_loss": cfg.generator_loss,
-                            "tricks": tricks, "seed": seed, "run": cfg.out, **{k: v for k, v in summary.items()
-                                                                                  if k not in ("divergence",
-                                                                                               "generator_loss")}})
-            with open(out / "results.json", "w", encoding="utf-8") as fh:
-                json.dump(records, fh, indent=1)
-    write_table(records, out / "table.md", base)
-    write_figure(records, out / "samples.png", base)
+            plan.append((name, overrides, seed, cfg))
+    done = run_configs([(f"{n}-s{s}", c) for n, _, s, c in plan], out, engine, jobs, devices, emit_commands,
+                       reuse, eval_every=eval_every, progress=base.progress)
+    records = [_record(n, o, s, c, done[c.out]) for n, o, s, c in plan if c.out in done]
+    run_folder.write_text_atomic(out / "results.json", run_folder.dumps(records, indent=1) + "\n")  # strict JSON
+    if records:
+        write_table(records, out / "table.md", base)
+        write_figure(records, out / "samples.png", base)
     return records
 
 

@@ -29,7 +29,7 @@ class TrainConfig:
     divergence: str = "gan"               # divkit name (f-GAN) | wgan | wgan_gp | hinge | least_squares | began
     generator_loss: str = "nonsaturating" # saturating | nonsaturating (f-GAN only)
     # models
-    model: str = "auto"                   # auto (mlp for 2-D, dcgan for images) | mlp | dcgan
+    model: str = "auto"                   # auto (mlp for 2-D, dcgan for images) | mlp | dcgan | pacgan
     z_dim: int = 16                       # dimension of the generator's Gaussian noise z
     hidden: int = 128                     # MLP width
     layers: int = 3                       # MLP hidden layers
@@ -78,6 +78,7 @@ class TrainConfig:
     sample_every: int = 1000              # 0: no periodic plots
     checkpoint_every: int = 500           # checkpoint.pt every N steps (0: only at the end)
     eval_samples: int = 2500              # generator samples for the final metrics (VEEGAN/PacGAN: 2,500)
+    train_set: int = 0                    # > 0: train on a fixed set of this many samples (PacGAN: 100000)
     out: str = "runs/default"             # run folder (empty or new; --resume / --overwrite otherwise)
     # data, evaluation, logging and schedules (gan.run_tools; docs/training-tools.md)
     channels: int | None = None           # force 1 or 3 image channels (unset: the data's own; folder RGB stays 3)
@@ -124,7 +125,7 @@ class TrainConfig:
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         for name in ("log_every", "sample_every", "checkpoint_every", "self_attention", "instance_noise_anneal",
-                     "unrolled_steps"):
+                     "unrolled_steps", "train_set"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ValueError(f"{name} must be an integer ≥ 0 (0 = never/off), got {v!r}")
@@ -144,8 +145,8 @@ class TrainConfig:
             b = getattr(self, name)
             if len(b) != 2 or not all(0 <= x < 1 for x in b):
                 raise ValueError(f"{name} must be two numbers in [0, 1), got {b!r}")
-        if self.model not in ("auto", "mlp", "dcgan"):
-            raise ValueError(f"model must be one of auto, mlp, dcgan; got {self.model!r}")
+        if self.model not in ("auto", "mlp", "dcgan", "pacgan"):
+            raise ValueError(f"model must be one of auto, mlp, dcgan, pacgan; got {self.model!r}")
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
             raise ValueError(f"device must be cpu, cuda, cuda:N or auto; got {self.device!r}")
         if self.image_size is not None and self.image_size not in (8, 28, 32, 64):
@@ -363,7 +364,13 @@ def to_toml(config: "TrainConfig") -> str:
 
 
 def config_from_args(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:
-    """defaults (or `base`) < --config TOML < explicit flags."""
+    """defaults (or `base`) < --config TOML < explicit flags. `--preset pacgan` also sets PacGAN's 2-D
+    protocol as the base (gan.sweep.presets.PACGAN: their networks, z_dim 2, fixed 100,000-sample set, batch
+    100 packs = 100·pack samples)."""
+    if base is None and getattr(args, "preset", None) == "pacgan":
+        from .sweep.presets import pacgan_config
+
+        base = pacgan_config(pack=getattr(args, "pack", None) or 1)
     d = (base or TrainConfig()).to_dict()
     if getattr(args, "config", None):
         d.update(load_toml(args.config))

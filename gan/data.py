@@ -532,3 +532,30 @@ def from_config(cfg):
                             seed=cfg.seed)
         return Mirrored(ds) if mirror else ds
     return get(cfg.data, cfg.data_path, cfg.image_size, channels, mirror)
+
+
+class FixedSample:
+    """A fixed training set of `n` samples drawn once from `base` (seeded by `seed`, its own generator), then
+    sampled uniformly with replacement: the finite-training-set protocol of PacGAN's 2-D experiments (a fixed
+    100,000-sample set; they shuffle it per epoch, this draws i.i.d. indices). Means, std and shape are base's."""
+
+    def __init__(self, base, n: int, seed: int = 0):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n (the training-set size) must be a positive int, got {n!r}")
+        self.base, self.n = base, n
+        self.x = base.sample(n, generator=torch.Generator().manual_seed(seed))
+        self.shape, self.name = tuple(base.shape), f"{getattr(base, 'name', 'data')}[{n}]"
+        for attr in ("means", "std"):
+            if hasattr(base, attr):
+                setattr(self, attr, getattr(base, attr))
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.x[torch.randint(self.n, (n,), generator=generator)]
+
+
+def training_set(config):
+    """The dataset a run trains on: `from_config(config)`, as a `FixedSample` of `config.train_set` samples
+    (seeded by config.seed + 5, apart from the training RNG) when train_set > 0."""
+    ds = from_config(config)
+    n = getattr(config, "train_set", 0)
+    return FixedSample(ds, n, seed=config.seed + 5) if n else ds

@@ -160,7 +160,7 @@ class Trainer:
             saved = ckpt_mod.load(self.out / run_folder.CHECKPOINT, map_location="cpu")
         changes = {} if saved is None else resume_mod.config_changes(saved["config"], cfg, int(saved["step"]))
         seed_everything(cfg.seed)
-        self.data = dataset if dataset is not None else data_mod.from_config(cfg)
+        self.data = dataset if dataset is not None else data_mod.training_set(cfg)  # train_set > 0: a fixed set
         if not (callable(getattr(self.data, "sample", None)) and hasattr(self.data, "shape")):
             raise TypeError(f"dataset must have .sample(n) and .shape; got {type(self.data).__name__}")
         self.num_classes = int(getattr(self.data, "num_classes", 0)) if cfg.conditional != "none" else 0

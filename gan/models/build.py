@@ -25,6 +25,7 @@ from ..layers.packing import pack
 from ..layers.spectral_norm import apply_spectral_norm
 from .autoencoder import AutoencoderCritic
 from .dcgan import DCGANCritic, DCGANGenerator
+from .maxout import PacGANCritic, PacGANGenerator
 from .mlp import MLPCritic, MLPGenerator
 
 __all__ = ["Critic", "build_models", "generator_input_dim", "model_kind"]
@@ -104,7 +105,12 @@ def build_models(config, shape: tuple, num_classes: int = 0, critic_batchnorm: b
         raise ValueError("the BEGAN autoencoder critic does not combine with msg, conditional='projection' or "
                          "self_attention here")
     nz = generator_input_dim(config, num_classes)
-    if kind == "mlp":
+    if kind == "pacgan":  # PacGAN's 2-D networks (gan.models.maxout): G layers × hidden, D 3 maxout × hidden/2
+        if len(shape) != 1 or conditional != "none" or config.self_attention:
+            raise ValueError("model 'pacgan' is for unconditional vector data (ring8, grid25)")
+        G = PacGANGenerator(nz, shape[0], config.hidden, config.layers)
+        net = PacGANCritic(m * shape[0], max(config.hidden // 2, 1), 3, 5)
+    elif kind == "mlp":
         if len(shape) != 1:
             raise ValueError(f"model 'mlp' needs vector data, got samples of shape {shape}")
         if config.self_attention:

@@ -5,6 +5,7 @@
 | sagan    | 4e-4  | 1e-4  | (0.0, 0.9)           | 1        | Zhang et al. 2019 §5 (SAGAN, TTUR) |
 | dcgan    | 2e-4  | 2e-4  | (0.5, 0.999)         | 1        | Radford et al. 2016 §4 |
 | wgan_gp  | 1e-4  | 1e-4  | (0.0, 0.9)           | 5        | Gulrajani et al. 2017, Algorithm 1 |
+| pacgan   | 1e-4  | 1e-4  | (0.8, 0.999)         | 1        | Lin et al. 2018, 2-D experiments (also sets the architecture: gan.sweep.presets) |
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ PRESETS = {
     "sagan": OptimPreset(lr_d=4e-4, lr_g=1e-4, betas_d=(0.0, 0.9), betas_g=(0.0, 0.9), n_critic=1),
     "dcgan": OptimPreset(lr_d=2e-4, lr_g=2e-4, betas_d=(0.5, 0.999), betas_g=(0.5, 0.999), n_critic=1),
     "wgan_gp": OptimPreset(lr_d=1e-4, lr_g=1e-4, betas_d=(0.0, 0.9), betas_g=(0.0, 0.9), n_critic=5),
+    # PacGAN's 2-D experiments (their config.py: learning_rate 1e-4, beta1 0.8, Blocks' default beta2 0.999)
+    "pacgan": OptimPreset(lr_d=1e-4, lr_g=1e-4, betas_d=(0.8, 0.999), betas_g=(0.8, 0.999), n_critic=1),
 }
 
 

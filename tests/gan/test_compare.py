@@ -13,6 +13,13 @@ BASE = dict(data="ring8", steps=3, batch_size=32, hidden=8, layers=1, z_dim=2, l
             checkpoint_every=0, progress=False, eval_samples=100)
 
 
+def _forbid_training(monkeypatch):
+    """Any training through either engine fails the test, naming the runs."""
+    monkeypatch.setattr(cmp, "Trainer", lambda cfg, **kw: pytest.fail(f"retrained {cfg.out}"))
+    monkeypatch.setattr(cmp, "BatchedTrainer",
+                        lambda cfgs, **kw: pytest.fail(f"retrained {', '.join(c.out for c in cfgs)}"))
+
+
 def test_compare_trains_each_divergence_loss_seed_and_reuses_finished_runs(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     base = TrainConfig(**BASE)
@@ -23,7 +30,7 @@ def test_compare_trains_each_divergence_loss_seed_and_reuses_finished_runs(tmp_p
     assert json.loads((tmp_path / "results.json").read_text()) == json.loads(json.dumps(recs))
     assert (tmp_path / "samples.png").stat().st_size > 0
     # a second call finds every run finished with the same config: nothing is trained
-    monkeypatch.setattr(cmp, "Trainer", lambda cfg, **kw: pytest.fail(f"retrained {cfg.out}"))
+    _forbid_training(monkeypatch)
     again = cmp.compare(TrainConfig(**{**BASE, "progress": True}), "kl,wgan_gp", seeds=2, out=tmp_path)
     assert [r["modes"] for r in again] == [r["modes"] for r in recs]
     # a different budget is a different run
@@ -69,3 +76,23 @@ def test_cli_study_runs_and_unknown_study_exits_2(tmp_path, monkeypatch, capsys)
     with pytest.raises(SystemExit) as e:
         main(["compare", "--study", "nope", "--out", str(tmp_path)])
     assert e.value.code == 2 and "unknown study" in capsys.readouterr().err
+
+
+def test_compare_batches_what_it_can_says_what_it_cannot_and_matches_solo(tmp_path, capsys):
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # both engines then agree to ~1e-16 (tests/gan/test_sweep.py)
+    try:
+        base = TrainConfig(**{**BASE, "steps": 6, "progress": True})
+        variants = cmp.divergence_variants("kl,wgan_gp", ["nonsaturating"]) + [("sn", {"spectral_norm": True})]
+        auto = cmp.run_variants(base, variants, 2, tmp_path / "a")
+        err = capsys.readouterr().err
+        solo = cmp.run_variants(base, variants, 2, tmp_path / "s", engine="solo")
+    finally:
+        torch.set_default_dtype(old)
+    assert "sn-s0: trained alone, not batched (spectral_norm=True)" in err
+    assert "4 in 1 batch(es), 2 alone" in err and "[6/6]" in err
+    assert [r.get("engine") for r in auto] == ["batched"] * 4 + [None] * 2
+    for a, s in zip(auto, solo):
+        assert (a["variant"], a["seed"], a["modes"]) == (s["variant"], s["seed"], s["modes"])
+        assert a["hq_fraction"] == pytest.approx(s["hq_fraction"], abs=1e-12)
+    assert not list((tmp_path / "a" / "_batches").glob("*.pt"))  # a finished batch leaves no batch checkpoint

@@ -90,5 +90,5 @@ def test_ttur_presets():
     opt_g, opt_d = make_optimizers("sagan", g, d)
     assert opt_d.param_groups[0]["lr"] == 4e-4 and opt_g.param_groups[0]["lr"] == 1e-4
     assert opt_d.param_groups[0]["betas"] == (0.0, 0.9)
-    with pytest.raises(ValueError, match="known: \\['dcgan', 'sagan', 'wgan_gp', 'ttur'\\]"):
+    with pytest.raises(ValueError, match="known: \\['dcgan', 'pacgan', 'sagan', 'wgan_gp', 'ttur'\\]"):
         get_preset("adam")

@@ -1,0 +1,528 @@
+"""Train R GANs of one architecture as one model: parameters, optimiser state and data streams on a run axis.
+
+`BatchedTrainer(configs)` takes R `TrainConfig`s that share the architecture and the loop shape (`batch_key`)
+and differ in anything `batch_blockers` accepts: seed, divergence and generator loss (runs are grouped by
+loss object), learning rates and Adam betas (per-run tensors), label smoothing, instance noise (and its
+anneal), R1 / R2 / gradient-penalty weights (and the wgan_gp loss), WGAN clipping, EMA decay. Each run follows exactly the computation of
+`gan.trainer.Trainer` on its own config:
+
+- the same initial weights (each run's models are built by `gan.models.build.build_models` after
+  `seed_everything(seed)`, as the trainer does, then stacked);
+- the same random numbers in the same order: each run owns a `torch.Generator` that starts in the state the
+  trainer's global RNG has after building its models, and draws from it what the trainer draws from the
+  global RNG — per critic step the real batch (`dataset.sample`), z, the instance noise of the real then the
+  fake batch (when σ_t ≠ 0); then z (and noise) of the generator step;
+- the same losses (`gan.losses` objects, evaluated per run), the same penalties, Adam per run
+  (`gan.sweep.adam.BatchedAdam`, equal to `torch.optim.Adam`), the same EMA, the same evaluation noise and
+  metrics (`gan.metrics.mode_metrics` on `eval_samples` samples from z ~ N(0, I) seeded by seed + 1).
+
+So a run's result does not depend on which runs share its batch, and equals the solo run up to the rounding of
+batched matmuls (tested in float64 to ≤ 1e-9 after 200 steps, tests/gan/test_sweep.py).
+
+A run whose critic or generator loss becomes non-finite is frozen (its parameters, moments and RNG stay where
+the solo trainer would have raised `NonFiniteLossError`) and reported in `failed` with the trainer's message;
+the others go on. `save` / `load` checkpoint the whole batch (atomic, `gan.checkpoint`); `finish` writes each
+run's folder as the trainer would (config.json, metrics.jsonl, summary.json, samples.npy, samples.png and a
+trainer-format checkpoint.pt, so `gan eval RUN` and `Trainer(cfg, resume=True)` work on it).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import checkpoint as ckpt_mod
+from .. import run_folder
+from .. import data as data_mod
+from .. import losses as losses_mod
+from ..config import TrainConfig
+from ..losses import FGANLoss, WGANLoss
+from ..metrics import mode_metrics
+from ..models.build import build_models
+from ..stabilisers.penalties import linear_anneal
+from ..trainer import NonFiniteLossError, seed_everything
+from .adam import BatchedAdam
+from .stacked import StackedNet, stack_state_dicts, unstack_state_dict
+
+__all__ = ["BatchedTrainer", "batch_key", "batch_blockers"]
+
+#: fields every run of one batch must share (the architecture and the shape of the loop)
+SHARED_FIELDS = ("data", "data_path", "image_size", "model", "z_dim", "hidden", "layers", "width", "steps",
+                 "batch_size", "n_critic", "pack", "device", "eval_samples", "train_set")
+
+
+def batch_key(cfg: TrainConfig) -> tuple:
+    """Runs with equal keys can share one batch."""
+    return tuple(getattr(cfg, f, None) for f in SHARED_FIELDS)
+
+
+def batch_blockers(cfg: TrainConfig) -> list[str]:
+    """Why `cfg` cannot be trained by the batched engine ([] = it can); each entry names the field."""
+    out = []
+    for name, off in (("spectral_norm", False), ("spectral_norm_g", False), ("self_attention", 0),
+                      ("unrolled_steps", 0), ("mine_beta", 0.0), ("conditional", "none"),
+                      ("msg", False), ("compile", False), ("bf16", False), ("channels_last", False)):
+        if getattr(cfg, name) != off:
+            out.append(f"{name}={getattr(cfg, name)!r}")
+    if cfg.data.strip().lower().replace("-", "_") not in data_mod.TOY:
+        out.append(f"data={cfg.data!r} (images: the batched engine trains 2-D MLPs)")
+    if cfg.model not in ("auto", "mlp", "pacgan"):
+        out.append(f"model={cfg.model!r}")
+    return out
+
+
+class BatchedTrainer:
+    """R runs (`configs`, validated) trained as one model; see the module docstring.
+
+    Args:
+      configs: the runs; all share `batch_key` and have no `batch_blockers`.
+      dataset: overrides `config.data` (an object with `.sample(n, generator=...)`, `.shape`, mixtures `.means`).
+      checkpoint: path of the batch checkpoint (None: no checkpoints); `resume=True` continues from it.
+      eval_every: every this many steps record each run's mode metrics (mixtures) in its metrics.jsonl (0: only
+        the final ones), for modes-vs-iteration curves.
+    """
+
+    def __init__(self, configs, dataset=None, checkpoint=None, resume: bool = False, eval_every: int = 0):
+        configs = [dataclasses.replace(c).validate() for c in configs]
+        if not configs:
+            raise ValueError("configs is empty: nothing to train")
+        keys = {batch_key(c) for c in configs}
+        if len(keys) > 1:
+            raise ValueError(f"configs must share {', '.join(SHARED_FIELDS)} to be batched; got {len(keys)} "
+                             f"different combinations (group them with gan.sweep.plan)")
+        for c in configs:
+            b = batch_blockers(c)
+            if b:
+                raise ValueError(f"run {c.out} cannot be batched: {'; '.join(b)}")
+        outs = [c.out for c in configs]
+        if len(set(outs)) != len(outs):
+            raise ValueError("every run needs its own out folder; duplicates: "
+                             f"{sorted({o for o in outs if outs.count(o) > 1})}")
+        self.configs = configs
+        c0 = configs[0]
+        self.R = R = len(configs)
+        self.device = torch.device("cpu" if c0.device == "auto" and not torch.cuda.is_available() else
+                                   ("cuda" if c0.device == "auto" else c0.device))
+        # one dataset per run: a fixed training set (train_set > 0) is drawn from the run's own seed
+        self.datas = ([dataset] * R if dataset is not None else
+                      [data_mod.training_set(c) for c in configs] if c0.train_set else [data_mod.training_set(c0)] * R)
+        self.data = self.datas[0]
+        self.n, self.z_dim, self.m, self.n_critic = c0.batch_size, c0.z_dim, c0.pack, c0.n_critic
+        self.steps_total = c0.steps
+        self.eval_every = int(eval_every)
+
+        # ---- models: built as the trainer builds them, one run at a time, then stacked
+        saved_rng = torch.get_rng_state()
+        g_states, d_states, self.gens = [], [], []
+        try:
+            for c in configs:
+                seed_everything(c.seed)
+                G, D = build_models(c, tuple(self.data.shape), 0, critic_batchnorm=True)
+                g_states.append(G.state_dict())
+                d_states.append(D.state_dict())
+                gen = torch.Generator()
+                gen.set_state(torch.get_rng_state())
+                self.gens.append(gen)
+        finally:
+            torch.set_rng_state(saved_rng)
+        self._G_template, self._D_template = G, D
+        self.G_net = StackedNet(G.net, "net.")
+        self.D_net = StackedNet(D.net.net, "net.net.")
+        self.g_param_names = [k for k, _ in G.named_parameters()]
+        self.d_param_names = [k for k, _ in D.named_parameters()]
+        gs, ds = stack_state_dicts(g_states), stack_state_dicts(d_states)
+        dev = self.device
+        self.gp = {k: gs[k].to(dev).requires_grad_(True) for k in self.g_param_names}
+        self.g_buf = {k: v.to(dev) for k, v in gs.items() if k not in self.gp}
+        self.dp = {k: ds[k].to(dev).requires_grad_(True) for k in self.d_param_names}
+        self.dtype = next(iter(self.gp.values())).dtype
+
+        # ---- per-run hyperparameters
+        f64 = lambda xs: torch.tensor(xs, dtype=torch.float64, device=dev)  # noqa: E731
+        self.opt_g = BatchedAdam(self.gp, f64([c.lr_g for c in configs]), f64([c.betas_g[0] for c in configs]),
+                                 f64([c.betas_g[1] for c in configs]))
+        self.opt_d = BatchedAdam(self.dp, f64([c.lr_d for c in configs]), f64([c.betas_d[0] for c in configs]),
+                                 f64([c.betas_d[1] for c in configs]))
+        col = lambda xs: torch.tensor(xs, dtype=self.dtype, device=dev).reshape(-1, 1)  # noqa: E731
+        self.smooth = col([c.label_smoothing for c in configs])
+        self.r1, self.r2 = col([c.r1 for c in configs]), col([c.r2 for c in configs])
+        self.gp_loss_weight = [float(c.gp_weight) if c.divergence == "wgan_gp" else 0.0 for c in configs]
+        self.gp_extra = [float(c.gradient_penalty) for c in configs]
+        self.is_wgan_gp = [c.divergence == "wgan_gp" for c in configs]
+        self.ema_decay = [float(c.ema_decay) for c in configs]
+        self.ema = ({k: v.detach().clone() for k, v in self.gp.items()} if any(self.ema_decay) else None)
+        self.ema_buf = {k: v.clone() for k, v in self.g_buf.items()} if self.ema is not None else None
+        # ---- losses: one object per (divergence, generator loss, options), as the trainer builds them
+        self.groups: list[tuple[object, torch.Tensor]] = []
+        by_key: dict = {}
+        for r, c in enumerate(configs):
+            kw = {"clip": c.wgan_clip} if c.divergence == "wgan" else (
+                {"gp_weight": c.gp_weight} if c.divergence == "wgan_gp" else {})
+            key = (c.divergence, c.generator_loss, tuple(sorted(kw.items())))
+            if key not in by_key:
+                by_key[key] = (losses_mod.get(c.divergence, c.generator_loss, **kw), [])
+            by_key[key][1].append(r)
+        for loss, idx in by_key.values():
+            self.groups.append((loss, torch.tensor(idx, device=dev)))
+        self.alive = torch.ones(R, dtype=torch.bool, device=dev)
+        self.failed: list[str | None] = [None] * R
+        self.step = 0
+        # evaluation noise: the trainer's z_plot (its own generator, seed + 1)
+        self.z_plot = torch.stack([torch.randn(c.eval_samples, c.z_dim, generator=torch.Generator().manual_seed(
+            c.seed + 1)) for c in configs]).to(dev)
+        self.ckpt_path = None if checkpoint is None else Path(checkpoint)
+        if resume and self.ckpt_path is not None and self.ckpt_path.exists():
+            self.load(self.ckpt_path)
+
+    # ------------------------------------------------------------------ per-run random draws
+    def _noise_std(self, c: TrainConfig) -> float:
+        if c.instance_noise == 0:
+            return 0.0
+        if c.instance_noise_anneal == 0:
+            return c.instance_noise
+        return linear_anneal(self.step, c.instance_noise, c.instance_noise_anneal)
+
+    def _draw(self, real: bool):
+        """(x_real (R, n, d) or None, z (R, n, z_dim)) from each run's own generator, in the trainer's order."""
+        xs, zs = [], []
+        for gen, data in zip(self.gens, self.datas):
+            if real:
+                xs.append(data.sample(self.n, generator=gen))
+            zs.append(torch.randn(self.n, self.z_dim, generator=gen))
+        x = torch.stack(xs).to(self.device, self.dtype) if real else None
+        return x, torch.stack(zs).to(self.device)
+
+    def _noise(self, shape, stds):
+        """Per run: std·N(0, I) of `shape` drawn from the run's generator when std ≠ 0, else no draw."""
+        if not any(stds):
+            return None
+        out = []
+        for gen, s in zip(self.gens, stds):
+            out.append(s * torch.randn(shape, generator=gen, dtype=self.dtype) if s else
+                       torch.zeros(shape, dtype=self.dtype))
+        return torch.stack(out).to(self.device)
+
+    # ------------------------------------------------------------------ networks
+    def _G(self, z, params=None, train=True, update_stats=True):
+        return self.G_net(self.gp if params is None else params, z, self.g_buf, train, update_stats)
+
+    def _D(self, x, params=None):
+        """x (R, n, d) → V (R, n/m): PacGAN packs m consecutive samples along the features."""
+        R, n, d = x.shape
+        if self.m > 1:
+            x = x.reshape(R, n // self.m, self.m * d)
+        return self.D_net(self.dp if params is None else params, x).squeeze(-1)
+
+    # ------------------------------------------------------------------ losses per run
+    def _critic_losses(self, v_real, v_fake):
+        """(R,) critic loss of every run: the run's loss object vmapped over its group (the same reductions as
+        the trainer's call on one run), −F(V) with one-sided label smoothing where α_r > 0."""
+        out = torch.empty(self.R, dtype=v_real.dtype, device=v_real.device)
+        for loss, idx in self.groups:
+            vr, vf = v_real[idx], v_fake[idx]
+            a = self.smooth[idx].squeeze(1)
+            if isinstance(loss, FGANLoss) and bool((a > 0).any()):
+                div = loss.divergence
+                fn = lambda v_r, v_f, a_r: -(((1.0 - a_r) * div.p_term(v_r) - a_r * div.q_term(v_r)).mean()  # noqa
+                                             - div.q_term(v_f).mean())
+                smoothed = self._per_run(fn, vr, vf, a)
+                out[idx] = torch.where(a > 0, smoothed, self._per_run(loss.critic_loss, vr, vf))
+            else:
+                out[idx] = self._per_run(loss.critic_loss, vr, vf)
+        return out
+
+    def _generator_losses(self, v_fake):
+        out = torch.empty(self.R, dtype=v_fake.dtype, device=v_fake.device)
+        for loss, idx in self.groups:
+            out[idx] = self._per_run(loss.generator_loss, v_fake[idx])
+        return out
+
+    def _per_run(self, fn, *args):
+        """fn applied to each run's slice of args (leading axis): torch.vmap, or a loop over the runs for a
+        loss that vmap cannot trace (an autograd.Function without setup_context, e.g. the Wright ω of
+        jeffreys; remembered per loss object and method)."""
+        if not hasattr(self, "_no_vmap"):
+            self._no_vmap = set()
+        owner = getattr(fn, "__self__", None)
+        key = (id(owner), getattr(fn, "__name__", None)) if owner is not None else None
+        if key is None or key not in self._no_vmap:
+            try:
+                return torch.vmap(fn)(*args)
+            except RuntimeError as exc:
+                if "functorch" not in str(exc) and "vmap" not in str(exc):
+                    raise
+                if key is not None:
+                    self._no_vmap.add(key)
+        return torch.stack([fn(*(a[i] for a in args)) for i in range(args[0].shape[0])])
+
+    def _input_grad(self, x):
+        """∇_x V(x_i) per sample (R, n, d) under the live critic, differentiable in its parameters."""
+        x = x.detach().requires_grad_(True)
+        v = self._D(x)
+        (g,) = torch.autograd.grad(v.sum(), x, create_graph=True)
+        return g
+
+    def _gp(self, x_real, x_fake, weight, draws):
+        """λ_r·mean_i (‖∇V(x̂_i)‖ − 1)², x̂ = εx + (1 − ε)x̃ with ε_i ~ U[0, 1] drawn from the generator of each
+        run with draws[r] (as `wgan_gp_penalty` draws from the trainer's RNG whenever the trainer calls it)."""
+        eps = torch.stack([torch.rand((self.n, 1), generator=g, dtype=self.dtype) if d else
+                           torch.zeros(self.n, 1, dtype=self.dtype) for g, d in zip(self.gens, draws)])
+        eps = eps.to(self.device)
+        x_hat = eps * x_real.detach() + (1 - eps) * x_fake.detach()
+        norm = torch.linalg.vector_norm(self._input_grad(x_hat), dim=-1)
+        return torch.tensor(weight, dtype=self.dtype, device=self.device) * (norm - 1).pow(2).mean(-1)
+
+    def _penalties(self, x_real, x_fake):
+        """(R,) critic penalties in the trainer's order and sum: the wgan_gp loss's own penalty, R1, R2, then
+        the gradient penalty added to any loss; None when no run has one."""
+        total = None
+        add = lambda t, x: x if t is None else t + x  # noqa: E731
+        if any(self.is_wgan_gp):  # the trainer calls the loss's penalty (and draws ε) even at gp_weight 0
+            total = add(total, self._gp(x_real, x_fake, self.gp_loss_weight, self.is_wgan_gp))
+        if bool((self.r1 > 0).any()):
+            total = add(total, 0.5 * self.r1.squeeze(1) * self._input_grad(x_real).pow(2).sum(-1).mean(-1))
+        if bool((self.r2 > 0).any()):
+            total = add(total, 0.5 * self.r2.squeeze(1) * self._input_grad(x_fake).pow(2).sum(-1).mean(-1))
+        if any(self.gp_extra):
+            total = add(total, self._gp(x_real, x_fake, self.gp_extra, [w > 0 for w in self.gp_extra]))
+        return total
+
+    def _freeze(self, bad: torch.Tensor, what: str, values: torch.Tensor) -> None:
+        for r in torch.nonzero(bad).flatten().tolist():
+            self.failed[r] = str(NonFiniteLossError(self.step + 1, what, float(values[r])))
+        self.alive &= ~bad
+
+    # ------------------------------------------------------------------ one step
+    def train_step(self) -> dict:
+        """n_critic critic updates then one generator update of every live run. Returns per-run losses (lists)."""
+        stds = [self._noise_std(c) for c in self.configs]
+        for _ in range(self.n_critic):
+            x_real, z = self._draw(real=True)
+            with torch.no_grad():
+                x_fake = self._G(z, {k: p.detach() for k, p in self.gp.items()})
+            nr, nf = self._noise(x_real.shape[1:], stds), self._noise(x_fake.shape[1:], stds)
+            xr_in = x_real if nr is None else x_real + nr
+            xf_in = x_fake if nf is None else x_fake + nf
+            # the trainer evaluates the losses on float32 critic outputs (bf16 autocast); so do we
+            loss_d = self._critic_losses(self._D(xr_in).float(), self._D(xf_in).float())
+            pen = self._penalties(x_real, x_fake)
+            if pen is not None:
+                loss_d = loss_d + pen
+            self._update(loss_d, "critic loss", self.dp, self.opt_d)
+            self._clip_wgan()
+        z = self._draw(real=False)[1]
+        x_fake = self._G(z)
+        nf = self._noise(x_fake.shape[1:], stds)
+        loss_g = self._generator_losses(self._D(x_fake if nf is None else x_fake + nf,
+                                                {k: p.detach() for k, p in self.dp.items()}).float())
+        self._update(loss_g, "generator loss", self.gp, self.opt_g)
+        self._update_ema()
+        self.step += 1
+        return {"loss_d": loss_d.detach().tolist(), "loss_g": loss_g.detach().tolist()}
+
+    def _update(self, losses, what, params, opt):
+        """Freeze the runs whose loss (R,) is non-finite (before any update with it, as the trainer raises),
+        then one backward of the live runs' summed losses (runs share no parameter: each gets its own gradient)
+        and one Adam step of the live runs."""
+        bad = self.alive & ~torch.isfinite(losses.detach())
+        if bool(bad.any()):
+            self._freeze(bad, what, losses.detach())
+        for p in params.values():
+            p.grad = None
+        torch.where(self.alive, losses, 0.0).sum().backward()
+        opt.step(self.alive)
+
+    @torch.no_grad()
+    def _clip_wgan(self):
+        for loss, idx in self.groups:
+            if isinstance(loss, WGANLoss) and not loss.needs_critic_penalty:
+                mask = torch.zeros(self.R, dtype=torch.bool, device=self.device)
+                mask[idx] = True
+                mask &= self.alive
+                for p in self.dp.values():
+                    m = mask.reshape((-1,) + (1,) * (p.dim() - 1))
+                    p.copy_(torch.where(m, p.clamp(-loss.clip, loss.clip), p))
+
+    @torch.no_grad()
+    def _update_ema(self):
+        if self.ema is None:
+            return
+        w = torch.tensor([1.0 - b for b in self.ema_decay], dtype=self.dtype, device=self.device)
+        for k, p in self.gp.items():
+            shape = (-1,) + (1,) * (p.dim() - 1)
+            self.ema[k].copy_(torch.where(self.alive.reshape(shape), self.ema[k].lerp(p, w.reshape(shape)),
+                                          self.ema[k]))
+        for k, b in self.g_buf.items():
+            shape = (-1,) + (1,) * (b.dim() - 1)
+            self.ema_buf[k].copy_(torch.where(self.alive.reshape(shape), b, self.ema_buf[k]))
+
+    # ------------------------------------------------------------------ loop
+    def fit(self, stop_after: int | None = None, progress: bool | None = None) -> list[dict]:
+        """Train to `steps` (or return at `stop_after` without final outputs, as an interrupted run would);
+        returns one record per run: its summary (as `Trainer.fit`) plus "failed" (None or the message)."""
+        c0 = self.configs[0]
+        show = c0.progress if progress is None else progress
+        bar = None
+        if show:
+            try:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=self.steps_total, initial=self.step, desc=f"batch of {self.R} runs")
+            except ImportError:  # pragma: no cover
+                bar = None
+        t0 = time.perf_counter()
+        log_every, ck_every = c0.log_every, c0.checkpoint_every
+        for c in self.configs:
+            Path(c.out).mkdir(parents=True, exist_ok=True)
+            c.save(Path(c.out) / "config.json")
+        logs = [open(Path(c.out) / "metrics.jsonl", "a", encoding="utf-8") for c in self.configs]
+        try:
+            while self.step < self.steps_total:
+                losses = self.train_step()
+                s = self.step
+                if bar is not None:
+                    bar.update(1)
+                    if s % 50 == 0:
+                        bar.set_postfix(alive=f"{int(self.alive.sum())}/{self.R}")
+                if log_every and (s % log_every == 0 or s == self.steps_total):
+                    sec = round(time.perf_counter() - t0, 3)
+                    for r, fh in enumerate(logs):
+                        if self.failed[r] is None or self.alive[r]:
+                            fh.write(run_folder.dumps({"step": s, "loss_d": losses["loss_d"][r],
+                                                       "loss_g": losses["loss_g"][r], "seconds": sec}) + "\n")
+                            fh.flush()
+                if self.eval_every and s % self.eval_every == 0 and s != self.steps_total:
+                    self._log_eval(logs, s)
+                if self.ckpt_path is not None and ck_every and s % ck_every == 0:
+                    self.save()
+                if stop_after is not None and s >= stop_after:
+                    return []
+            if self.ckpt_path is not None:
+                self.save()
+            return self.finish(logs)
+        finally:
+            if bar is not None:
+                bar.close()
+            for fh in logs:
+                fh.close()
+
+    def _log_eval(self, logs, s):
+        if not hasattr(self.data, "means"):
+            return
+        x = self.generate()
+        for r, c in enumerate(self.configs):
+            if self.failed[r] is not None:
+                continue
+            m = mode_metrics(x[r], self.data.means, self.data.std)
+            rec = {"step": s, "modes": m["modes"], "hq_fraction": m["hq_fraction"], "reverse_kl": m["reverse_kl"]}
+            with open(Path(c.out) / "eval.jsonl", "a", encoding="utf-8") as fh:  # as the trainer's evaluation
+                fh.write(run_folder.dumps(rec) + "\n")
+
+    # ------------------------------------------------------------------ outputs
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor | None = None) -> torch.Tensor:
+        """(R, N, d) float32 CPU samples of every run from z (R, N, z_dim) (default: the evaluation noise), in
+        eval mode (BatchNorm running statistics), from the EMA weights where ema_decay > 0."""
+        z = self.z_plot if z is None else z.to(self.device)
+        params, bufs = dict(self.gp), self.g_buf
+        if self.ema is not None:
+            use = torch.tensor([b > 0 for b in self.ema_decay], device=self.device)
+            params = {k: torch.where(use.reshape((-1,) + (1,) * (p.dim() - 1)), self.ema[k], p.detach())
+                      for k, p in self.gp.items()}
+            bufs = {k: torch.where(use.reshape((-1,) + (1,) * (b.dim() - 1)), self.ema_buf[k], b)
+                    for k, b in self.g_buf.items()}
+        params = {k: p.detach() for k, p in params.items()}
+        out = [self.G_net(params, c, bufs, train=False) for c in z.split(4096, dim=1)]
+        return torch.cat(out, dim=1).float().cpu()
+
+    def finish(self, logs=None) -> list[dict]:
+        """Write each finished run's folder (see the module docstring); returns one record per run."""
+        from ..plots import save_scatter
+
+        x = self.generate()
+        records = []
+        for r, c in enumerate(self.configs):
+            out = Path(c.out)
+            out.mkdir(parents=True, exist_ok=True)
+            if self.failed[r] is not None:
+                records.append({"steps": self.step, "divergence": c.divergence, "generator_loss": c.generator_loss,
+                                "modes": 0, "hq_fraction": 0.0, "reverse_kl": math.nan, "failed": self.failed[r],
+                                "engine": "batched"})
+                continue
+            xr = x[r]
+            np.save(out / "samples.npy", xr.numpy())
+            if len(self.data.shape) == 1 and c.sample_every:
+                real = self.data.sample(1000, generator=torch.Generator().manual_seed(c.seed + 3))
+                save_scatter(out / "samples.png", xr.numpy(), real.numpy(), title=f"{c.divergence} step {self.step}")
+            summary = {"steps": self.step, "divergence": c.divergence, "generator_loss": c.generator_loss}
+            if hasattr(self.data, "means"):
+                m = mode_metrics(xr, self.data.means, self.data.std)
+                summary.update({k: m[k] for k in ("modes", "hq_fraction", "reverse_kl")})
+            summary["engine"] = "batched"
+            ckpt_mod.save_atomic(self.run_checkpoint(r), out / "checkpoint.pt")
+            # the summary lives apart from the step log, in strict JSON (the trainer's run-folder contract)
+            run_folder.write_text_atomic(out / "summary.json", run_folder.dumps(summary, indent=2) + "\n")
+            records.append({**summary, "failed": None})
+        return records
+
+    # ------------------------------------------------------------------ checkpoints
+    def run_checkpoint(self, r: int) -> dict:
+        """Run r as a `gan.trainer.Trainer` checkpoint (its RNG: the run's own stream; numpy/python: current)."""
+        c = self.configs[r]
+        g = unstack_state_dict({**self.gp, **self.g_buf}, r)
+        g = {k: g[k] for k in self._G_template.state_dict()}
+        d = unstack_state_dict(self.dp, r)
+        rng = ckpt_mod.rng_state()
+        rng["torch"] = self.gens[r].get_state()
+        s = {"format": ckpt_mod.FORMAT, "step": self.step, "config": c.to_dict(), "generator": g, "critic": d,
+             "opt_g": self.opt_g.run_state(r, self.g_param_names), "opt_d": self.opt_d.run_state(r, self.d_param_names),
+             "rng": rng}
+        if c.ema_decay > 0:
+            e = unstack_state_dict({**self.ema, **self.ema_buf}, r)
+            s["ema"] = {**{"ema." + k: e[k] for k in self._G_template.state_dict()},
+                        "updates": torch.tensor(int(self.opt_g.steps[r]))}
+        return s
+
+    def state(self) -> dict:
+        return {"format": ckpt_mod.FORMAT, "kind": "batched", "step": self.step,
+                "configs": [c.to_dict() for c in self.configs],
+                "gp": {k: v.detach() for k, v in self.gp.items()}, "g_buf": self.g_buf,
+                "dp": {k: v.detach() for k, v in self.dp.items()},
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "ema": self.ema, "ema_buf": self.ema_buf, "gens": [g.get_state() for g in self.gens],
+                "alive": self.alive, "failed": [f or "" for f in self.failed]}
+
+    def save(self, path=None) -> None:
+        ckpt_mod.save_atomic(self.state(), path or self.ckpt_path)
+
+    def load(self, path) -> None:
+        c = ckpt_mod.load(path, map_location=self.device)
+        if c.get("kind") != "batched":
+            raise ValueError(f"{path} is not a batched-sweep checkpoint")
+        mine = [cfg.to_dict() for cfg in self.configs]
+        if c["configs"] != mine:
+            raise ValueError(f"{path} was written for other runs (configs differ); delete it or use another folder")
+        with torch.no_grad():
+            for k in self.gp:
+                self.gp[k].copy_(c["gp"][k])
+            for k in self.dp:
+                self.dp[k].copy_(c["dp"][k])
+            for k in self.g_buf:
+                self.g_buf[k].copy_(c["g_buf"][k])
+            if self.ema is not None:
+                for k in self.ema:
+                    self.ema[k].copy_(c["ema"][k])
+                for k in self.ema_buf:
+                    self.ema_buf[k].copy_(c["ema_buf"][k])
+        self.opt_g.load_state_dict(c["opt_g"])
+        self.opt_d.load_state_dict(c["opt_d"])
+        for g, s in zip(self.gens, c["gens"]):
+            g.set_state(s)
+        self.alive = c["alive"].clone()
+        self.failed = [f or None for f in c["failed"]]
+        self.step = int(c["step"])

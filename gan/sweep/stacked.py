@@ -1,0 +1,117 @@
+"""R copies of one small network evaluated as one model: parameters stacked on a leading run axis.
+
+A `StackedNet` is compiled from an `nn.Sequential` of Linear / ReLU / LeakyReLU / BatchNorm1d / `Maxout`
+layers (the 2-D toy generators and critics). Its parameters live in a dict ``name -> (R, *shape)`` with the
+names of the module's own ``state_dict``, so run r's state dict is ``{k: p[r] for k, p in params.items()}``
+and a trained run can be loaded back into the ordinary module.
+
+Forward on x (R, B, F) with the per-run weights: a Linear is one batched matmul,
+
+    y_r = x_r W_rᵀ + b_r        (torch.baddbmm over the run axis: (R, B, in) @ (R, in, out) + (R, 1, out)),
+
+BatchNorm1d normalises each run's batch with its own statistics (mean and biased variance over the B axis, as
+`nn.BatchNorm1d` in train mode; running statistics updated with momentum 0.1 and the unbiased variance; eval
+mode uses them), Maxout takes the max over its k pieces. Nothing mixes runs, so run r's outputs and gradients
+are those of the module alone (up to the summation order of the batched matmul, ~1 ulp per op).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..models.maxout import Maxout
+
+__all__ = ["StackedNet", "stack_state_dicts", "unstack_state_dict"]
+
+
+def stack_state_dicts(dicts: list[dict]) -> dict:
+    """[{name: tensor}] × R → {name: (R, *shape)} (copies)."""
+    if not dicts:
+        raise ValueError("need at least one state dict to stack")
+    keys = list(dicts[0])
+    for d in dicts[1:]:
+        if list(d) != keys:
+            raise ValueError("state dicts to stack must have the same keys (the same architecture)")
+    return {k: torch.stack([d[k].detach() for d in dicts]).clone() for k in keys}
+
+
+def unstack_state_dict(stacked: dict, r: int) -> dict:
+    """{name: (R, *shape)} → run r's {name: shape} (clones, so the result owns its storage)."""
+    return {k: v[r].detach().clone() for k, v in stacked.items()}
+
+
+class StackedNet:
+    """The ops of an `nn.Sequential` (Linear, ReLU, LeakyReLU, BatchNorm1d, Maxout) on stacked parameters.
+
+    Args:
+      seq: the module whose layers are compiled (its own parameters are not used).
+      prefix: the state-dict prefix of `seq` inside the model whose state dicts are stacked ("net." for
+        `MLPGenerator`, "net.net." for the `Critic` around an `MLPCritic`).
+    """
+
+    def __init__(self, seq: nn.Sequential, prefix: str = ""):
+        self.ops = []
+        for i, m in enumerate(seq):
+            p = f"{prefix}{i}."
+            if isinstance(m, nn.Linear):
+                self.ops.append(("linear", p + "weight", p + "bias" if m.bias is not None else None))
+            elif isinstance(m, Maxout):
+                lin = m.linear
+                self.ops.append(("maxout", p + "linear.weight", p + "linear.bias" if lin.bias is not None else None,
+                                 m.pieces))
+            elif isinstance(m, nn.ReLU):
+                self.ops.append(("relu",))
+            elif isinstance(m, nn.LeakyReLU):
+                self.ops.append(("leaky", float(m.negative_slope)))
+            elif isinstance(m, nn.BatchNorm1d):
+                if not (m.affine and m.track_running_stats) or m.momentum is None:
+                    raise ValueError("StackedNet supports BatchNorm1d with affine=True, running stats, a momentum")
+                self.ops.append(("bn", p, float(m.eps), float(m.momentum)))
+            else:
+                raise TypeError(f"StackedNet cannot batch a {type(m).__name__} layer (supported: Linear, ReLU, "
+                                f"LeakyReLU, BatchNorm1d, Maxout)")
+
+    @staticmethod
+    def _affine(x, w, b):
+        # (R, B, in) @ (R, in, out) [+ (R, 1, out)]
+        wt = w.transpose(1, 2)
+        return torch.bmm(x, wt) if b is None else torch.baddbmm(b.unsqueeze(1), x, wt)
+
+    def forward(self, params: dict, x: torch.Tensor, buffers: dict | None = None, train: bool = True,
+                update_stats: bool = True) -> torch.Tensor:
+        """x (R, B, F_in) → (R, B, F_out). BatchNorm: `train` uses batch statistics (and, with `update_stats`,
+        updates `buffers` in place); otherwise the running statistics in `buffers`."""
+        for op in self.ops:
+            kind = op[0]
+            if kind == "linear":
+                x = self._affine(x, params[op[1]], None if op[2] is None else params[op[2]])
+            elif kind == "maxout":
+                y = self._affine(x, params[op[1]], None if op[2] is None else params[op[2]])
+                x = y.reshape(*y.shape[:-1], -1, op[3]).amax(-1)
+            elif kind == "relu":
+                x = torch.relu(x)
+            elif kind == "leaky":
+                x = torch.nn.functional.leaky_relu(x, op[1])
+            else:
+                x = self._batchnorm(op, params, buffers, x, train, update_stats)
+        return x
+
+    __call__ = forward
+
+    @staticmethod
+    def _batchnorm(op, params, buffers, x, train, update_stats):
+        _, p, eps, momentum = op
+        w, b = params[p + "weight"].unsqueeze(1), params[p + "bias"].unsqueeze(1)  # (R, 1, F)
+        if train:
+            mean = x.mean(1, keepdim=True)
+            var = x.var(1, keepdim=True, unbiased=False)
+            if update_stats:
+                n = x.shape[1]
+                with torch.no_grad():
+                    rm, rv = buffers[p + "running_mean"], buffers[p + "running_var"]
+                    rm.mul_(1 - momentum).add_(momentum * mean.squeeze(1))
+                    rv.mul_(1 - momentum).add_(momentum * var.squeeze(1) * (n / max(n - 1, 1)))
+                    buffers[p + "num_batches_tracked"].add_(1)
+        else:
+            mean, var = buffers[p + "running_mean"].unsqueeze(1), buffers[p + "running_var"].unsqueeze(1)
+        return (x - mean) / torch.sqrt(var + eps) * w + b
