@@ -137,6 +137,9 @@ class _Progress:
 
 
 def _record(name, overrides, seed, cfg, summary) -> dict:
+    # an undefined metric is NaN in memory whether the run was trained now or read back (null in its JSON)
+    summary = {k: (math.nan if v is None and k in ("modes", "hq_fraction", "reverse_kl") else v)
+               for k, v in summary.items()}
     tricks = {k: v for k, v in overrides.items() if k not in ("divergence", "generator_loss")}
     return {"variant": name, "divergence": cfg.divergence, "generator_loss": cfg.generator_loss, "tricks": tricks,
             "seed": seed, "run": cfg.out, **{k: v for k, v in summary.items() if k not in ("divergence",

@@ -32,8 +32,8 @@ def test_pacgan_table_side_by_side_with_the_published_numbers(tmp_path):
     res = json.loads((tmp_path / "ring8" / "results.json").read_text())
     assert {r["variant"] for r in res} == {"gan", "pacgan2", "pacgan3", "pacgan4"}
     assert all(r.get("engine") == "batched" for r in res)
-    hist = [json.loads(x) for x in (tmp_path / "ring8" / "pacgan3-s1" / "metrics.jsonl").read_text().splitlines()]
-    assert [h["step"] for h in hist if h.get("eval")] == [6]
+    hist = [json.loads(x) for x in (tmp_path / "ring8" / "pacgan3-s1" / "eval.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in hist] == [6]  # the periodic evaluation, in the trainer's eval.jsonl
     assert len(PUBLISHED) == 8
 
 
@@ -118,4 +118,4 @@ def test_cli_rejects_bad_sweep_flags(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["compare", "--study", "fair", "--out", str(tmp_path)])
     assert e.value.code == 2 and "--budget" in capsys.readouterr().err
-    assert train_command(TrainConfig(out="x"))[-1] == "--no-progress"
+    assert train_command(TrainConfig(out="x"))[-2:] == ["--no-progress", "--overwrite"]
