@@ -74,6 +74,12 @@ def _tiny(x) -> float:
     return float(torch.finfo(x.dtype).tiny if isinstance(x, torch.Tensor) else np.finfo(x.dtype).tiny)
 
 
+def _huge(x) -> float:
+    import torch
+
+    return float(torch.finfo(x.dtype).max if isinstance(x, torch.Tensor) else np.finfo(x.dtype).max)
+
+
 def _generator(near, low, dual, big=None):
     """(f, f_near, f_log, f_dual) from the three pieces; f(u) is accurate on [0, ∞) including u ≈ 1."""
     def f(u):
@@ -482,10 +488,20 @@ def alpha(a: float) -> FDivergence:
         o = ops(x)
         return (em1mx(a * o.log1p(x)) - a * g1p(x)) / denom
 
-    def low_of(b):  # w·(u^b − (1 − b) − b u)/denom, u^b w = e^{b log u + log w} (finite where it is)
+    log_den, sgn = math.log(abs(denom)), math.copysign(1.0, denom)
+
+    def low_of(b):  # w·(u^b − (1 − b) − b u)/denom
         def low(u, lu, w, lw):
+            # w u^b/denom = ±w e^{t}, t = b log u − log|denom|; where e^t would overflow, ±e^{t + log w} (finite
+            # wherever the product is). The direct product elsewhere: log w carries eps·|log w| that the exp
+            # would pass on (float32 w = 1e-12: 3e-6).
             o = ops(u)
-            return (o.exp(b * lu + _lw(o, w, lw)) - w * ((1.0 - b) + b * u)) / denom
+            t = b * lu - log_den
+            cut = math.log(_huge(t)) - 1.0
+            direct = t <= cut
+            e = o.where(direct, w * o.exp(o.where(direct, t, o.full_like(t, 0.0))),
+                        o.exp(o.where(direct, o.full_like(t, 0.0), t) + _lw(o, w, lw)))
+            return sgn * e - w * ((1.0 - b) + b * u) / denom
         return low
 
     fns = _generator(near, low_of(a), low_of(1.0 - a))  # f⋄ of α(a) is α(1 − a)'s generator

@@ -254,8 +254,8 @@ def _normal_log_affinity(a: float, m1, s1, m2, s2):
     # near: the g-form
     e_s = torch.where(small, eps, torch.zeros_like(eps))
     k_s = 1.0 + (1.0 - a) * e_s
-    var_a = s2 * s2 * k_s
-    near, ok_near = _log_affinity_from_eps(a, d * d / var_a, e_s)
+    z2 = d / s2
+    near, ok_near = _log_affinity_from_eps(a, z2 * z2 / k_s, e_s)  # (Δ/σ2)²: Δ² alone underflows first
     # far: in log ρ
     one = torch.ones_like(eps)
     rho = s1 / s2
@@ -554,8 +554,9 @@ def _bernoulli(p, q, div):
     logits: log p₁ = −softplus(−l), log p₀ = −softplus(l) and the log-space integrand."""
     if _holds_logits(p) or _holds_logits(q):
         def logs(d):
-            if _holds_logits(d):
-                return -torch.nn.functional.softplus(-d.logits), -torch.nn.functional.softplus(d.logits)
+            if _holds_logits(d):  # log σ(±l) = −softplus(∓l) exactly (F.softplus returns l itself beyond 20)
+                zero = torch.zeros_like(d.logits)
+                return -torch.logaddexp(-d.logits, zero), -torch.logaddexp(d.logits, zero)
             return torch.log(d.probs), torch.log1p(-d.probs)
         (lp1, lp0), (lq1, lq0) = logs(p), logs(q)
         return div.log_integrand(lp1, lq1) + div.log_integrand(lp0, lq0)

@@ -164,22 +164,25 @@ class FDivergence:
         both = (p > 0) & (q > 0)
         one = o.full_like(p, 1.0)
         pg, qg = o.where(both, p, one), o.where(both, q, one)
-        r = pg / qg
+        with _no_grad(pg):
+            r = pg / qg
         near = (r >= 0.5) & (r <= 2.0)
         low, high = r < 0.5, r > 2.0
-        xx = (pg - qg) / qg if xin is None else _broadcast(o.asarray(xin), p)[0]
-        x = o.where(near, xx, o.full_like(p, 0.0))
-        v = qg * self._near(x)
-        quarter = o.full_like(p, 0.25)
-        lq = math.log(0.25)
+
+        def guard(m, t):  # each branch sees only its own entries (others: 1), so no inf·0 in a gradient
+            return o.where(m, t, one)
+
+        pn, qn = guard(near, pg), guard(near, qg)
+        xx = (pn - qn) / qn if xin is None else o.where(near, _broadcast(o.asarray(xin), p)[0], one - 1.0)
+        v = qn * self._near(xx)
         if bool(low.any()):
-            ul = o.where(low, r, quarter)
-            lu = o.where(low, _ratio_log(pg, qg, r), o.full_like(p, lq))
-            v = o.where(low, self._low(ul, lu, qg), v)
+            pl, ql = guard(low, pg), o.where(low, qg, one * 4.0)  # the guard pair has u = ¼
+            ul = pl / ql
+            v = o.where(low, self._low(ul, _ratio_log(pl, ql, ul), ql), v)
         if bool(high.any()):
-            s = o.where(high, qg / pg, quarter)
-            ls = o.where(high, _ratio_log(qg, pg, s), o.full_like(p, lq))
-            v = o.where(high, self._high(s, ls, pg), v)
+            ph, qh = o.where(high, pg, one * 4.0), guard(high, qg)
+            s = qh / ph
+            v = o.where(high, self._high(s, _ratio_log(qh, ph, s), ph), v)
         zero = o.full_like(v, 0.0)
         p_only = (p > 0) & (q <= 0)
         q_only = (p <= 0) & (q > 0)
@@ -224,6 +227,14 @@ class FDivergence:
         out = o.where(fin, v, zero)
         out = o.where(p_only, lim_inf, out)
         return o.where(q_only, lim_zero, out)
+
+
+def _no_grad(x):
+    import contextlib
+
+    import torch
+
+    return torch.no_grad() if isinstance(x, torch.Tensor) else contextlib.nullcontext()
 
 
 def _broadcast(a, b):

@@ -42,15 +42,22 @@ def _generator(div):
     raise TypeError(f"no mpmath generator for {div!r}")
 
 
+def _extra(*xs) -> int:
+    """Digits to add so that the textbook forms (u log u − (u+1) log(u+1) at u = 1e40 cancels 40 digits) keep
+    `dps` after cancellation: the decimal exponent range of the inputs."""
+    e = [abs(mp.log10(abs(mp.mpf(float(x))))) for x in xs if x != 0 and mp.isfinite(mp.mpf(float(x)))]
+    return int(max(e, default=0)) * 2 + 10
+
+
 def f(div, u, dps: int = DPS):
     """f(u) at `dps` digits (u a float, converted exactly)."""
-    with mp.workdps(dps):
+    with mp.workdps(dps + _extra(u)):
         return _generator(div)(mp.mpf(float(u)))
 
 
 def term(div, p: float, q: float, dps: int = DPS):
     """q·f(p/q) with the limits of FDivergence.integrand (p or q = 0)."""
-    with mp.workdps(dps):
+    with mp.workdps(dps + _extra(p, q)):
         p, q = mp.mpf(float(p)), mp.mpf(float(q))
         if p == 0 and q == 0:
             return mp.mpf(0)
@@ -63,7 +70,7 @@ def term(div, p: float, q: float, dps: int = DPS):
 
 def discrete(p, q, div, dps: int = DPS):
     """Σ_i q_i f(p_i/q_i) over the last axis of two 1-D float arrays."""
-    with mp.workdps(dps):
+    with mp.workdps(dps + 20):
         return mp.fsum(term(div, float(a), float(b), dps) for a, b in zip(p, q))
 
 
@@ -73,15 +80,16 @@ def normal(m1, s1, m2, s2, name: str, a: float | None = None, dps: int = DPS):
     with mp.workdps(dps):
         m1, s1, m2, s2 = (mp.mpf(float(v)) for v in (m1, s1, m2, s2))
 
-        def kl(m1, s1, m2, s2):
-            return mp.log(s2 / s1) + (s1 ** 2 + (m1 - m2) ** 2) / (2 * s2 ** 2) - mp.mpf(1) / 2
+        def kl(m1, s1, m2, s2):  # the Δ² term apart: 1 + 1e-170 would round at any fixed precision
+            return (mp.log(s2 / s1) + (s1 ** 2 - s2 ** 2) / (2 * s2 ** 2)) + (m1 - m2) ** 2 / (2 * s2 ** 2)
 
         def log_aff(a):
             a = mp.mpf(a)
             va = a * s2 ** 2 + (1 - a) * s1 ** 2
             if va <= 0:
                 return mp.inf
-            return (a - 1) * mp.log(s2 / s1) + mp.log(s2 ** 2 / va) / 2 + a * (a - 1) * (m1 - m2) ** 2 / (2 * va)
+            # log I_a: the σ part is exactly 0 at s1 = s2, the Δ² part is kept apart (see kl)
+            return ((a - 1) * mp.log(s2 / s1) + mp.log(s2 ** 2 / va) / 2) + a * (a - 1) * (m1 - m2) ** 2 / (2 * va)
 
         if name == "kl":
             return kl(m1, s1, m2, s2)
@@ -111,4 +119,4 @@ def mvn_kl(m0, c0, m1, c1, dps: int = DPS):
         k = c0.rows
         tr = mp.fsum((inv * c0)[i, i] for i in range(k))
         maha = (d.T * inv * d)[0, 0]
-        return (tr - k + maha + mp.log(mp.det(c1)) - mp.log(mp.det(c0))) / 2
+        return (tr - k + mp.log(mp.det(c1)) - mp.log(mp.det(c0))) / 2 + maha / 2
