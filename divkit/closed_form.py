@@ -35,7 +35,10 @@ Multivariate normals use the same formulas with ε replaced by the eigenvalues �
 L1⁻¹(Σ0 − Σ1)L1⁻ᵀ (Σ1 = L1 L1ᵀ) and the Mahalanobis terms computed by Cholesky solves (Rényi /
 Bhattacharyya: Pardo 2006, "Statistical inference based on divergence measures", §1.3; Gil et al. 2013).
 
-method="auto" tries the registry, then quadrature (1-D continuous), then Monte Carlo; "closed_form",
+method="auto" tries the registry, then torch.distributions.kl_divergence for KL-type divergences between
+torch pairs torch registers (Independent, LowRankMultivariateNormal, Dirichlet, Poisson, ...; exact), then
+quadrature (1-D continuous), then Monte Carlo (with a NumericFallbackWarning; `explain(p, q, div)` names the
+path without computing); "closed_form",
 "quadrature", "monte_carlo" force one. Monte Carlo returns `divkit.numeric.MonteCarloResult(value, stderr,
 n)` (a NamedTuple) whichever way it was reached; every other path returns the value alone.
 
@@ -61,7 +64,8 @@ from .fdiv import FDivergence
 from .validation import check_event_shapes, check_finite, check_positive, check_probability_vector, \
     check_same_world
 
-__all__ = ["divergence", "register_closed_form", "NoClosedFormError", "lookup_closed_form", "METHODS"]
+__all__ = ["divergence", "register_closed_form", "NoClosedFormError", "NumericFallbackWarning", "lookup_closed_form",
+           "explain", "METHODS"]
 
 METHODS = ("auto", "closed_form", "quadrature", "monte_carlo")
 ANY = "*"
@@ -69,6 +73,55 @@ ANY = "*"
 
 class NoClosedFormError(NotImplementedError, TypeError):
     """No registered closed form for (divergence, type(p), type(q)); the message names the fallback."""
+
+
+class NumericFallbackWarning(UserWarning):
+    """method="auto" found no exact form and returned a Monte Carlo estimate (the warning names it)."""
+
+
+def _torch_kl_form(p, q, div):
+    """KL-type divergences between torch.distributions pairs that torch registers and divkit does not
+    (Independent, LowRankMultivariateNormal, Dirichlet, Poisson, Geometric, Binomial, OneHotCategorical, ...):
+    torch.distributions.kl_divergence, exact, before any numeric fallback. kl: KL(p‖q); reverse_kl:
+    KL(q‖p); jeffreys: both. None when torch has no rule for the pair (or the divergence is not KL-type)."""
+    if not (isinstance(p, td.Distribution) and isinstance(q, td.Distribution)):
+        return None
+    key = _registry_key(div)
+    if key not in ("kl", "reverse_kl", "jeffreys"):
+        return None
+    def pairs(p, q):
+        return {"kl": ((p, q),), "reverse_kl": ((q, p),), "jeffreys": ((p, q), (q, p))}[key]
+
+    if any(td.kl._dispatch_kl(type(a), type(b)) is NotImplemented for a, b in pairs(p, q)):
+        return None
+
+    def torch_kl(p, q, div):
+        return sum(td.kl_divergence(a, b) for a, b in pairs(p, q))
+    return torch_kl
+
+
+def explain(p, q, div="kl", method: str = "auto") -> str:
+    """Which path `divergence(p, q, div, method=method)` takes, in words: a divkit closed form (the registered
+    function's name), torch.distributions.kl_divergence, the exact probability-vector sum, quadrature or
+    Monte Carlo. Distributions only (probability vectors always take the exact sum)."""
+    div = get(div)
+    if _kind(p) == "array":
+        return "exact sum Σ q f(p/q) over probability vectors (FDivergence.integrand)"
+    if _kind(p) == "scipy":
+        tp, tq = _scipy_to_torch(p, "p"), _scipy_to_torch(q, "q")
+        if tp is not None and tq is not None:
+            p, q = tp, tq
+    if method in ("auto", "closed_form"):
+        fn = _dispatch(_registry_key(div), type(p), type(q))
+        if fn is not None:
+            return f"divkit closed form {fn.__name__} ({_type_name(p)} / {_type_name(q)})"
+        if _torch_kl_form(p, q, div) is not None:
+            return "torch.distributions.kl_divergence (exact; torch's registered rule)"
+        if method == "closed_form":
+            return "none: no closed form (divergence(..., method='closed_form') raises NoClosedFormError)"
+    fb = _fallback_name(p, q) if method == "auto" else method
+    return {"quadrature": "adaptive quadrature (scipy.integrate.quad on log densities)",
+            "monte_carlo": "seeded Monte Carlo estimate (MonteCarloResult with stderr)"}.get(fb, f"unsupported ({fb})")
 
 
 # ============================================================================ registry
@@ -771,6 +824,8 @@ def divergence(p, q, div="kl", *, method: str = "auto", n: int = 100_000, seed: 
             raise TypeError(f"unsupported scipy pair {_scipy_name(p)} / {_scipy_name(q)}")
 
     fn = _dispatch(_registry_key(div), type(p), type(q))
+    if fn is None and method in ("auto", "closed_form"):
+        fn = _torch_kl_form(p, q, div)
     if method == "closed_form" or (method == "auto" and fn is not None):
         if fn is None:
             fb = _fallback_name(p, q)
@@ -780,6 +835,11 @@ def divergence(p, q, div="kl", *, method: str = "auto", n: int = 100_000, seed: 
         return _to_output(fn(p, q, div), numpy_out)
 
     fb = _fallback_name(p, q)
+    if method == "auto" and fb == "monte_carlo":
+        warnings.warn(f"no closed form for {div.name!r} between {_type_name(p)} and {_type_name(q)} (neither "
+                      f"divkit's registry nor torch.distributions.kl_divergence has one): returning a seeded Monte "
+                      f"Carlo estimate (n={n}) with its stderr; see dk.closed_form.explain(p, q, div)",
+                      NumericFallbackWarning, stacklevel=2)
     if method == "quadrature" or (method == "auto" and fb == "quadrature"):
         if fb != "quadrature":
             raise TypeError(f"quadrature needs two 1-D continuous distributions, got {_type_name(p)} and "

@@ -325,6 +325,10 @@ class MonteCarloResult(NamedTuple):
     stderr: object
     n: int
 
+    def __float__(self) -> float:
+        """float(result) is float(result.value) (scalar estimates), like every other result type."""
+        return float(self.value)
+
 
 def _check_sampleable(d, nm: str):
     if isinstance(d, torch.distributions.Distribution):
