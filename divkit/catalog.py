@@ -492,15 +492,22 @@ def alpha(a: float) -> FDivergence:
 
     def low_of(b):  # w·(u^b − (1 − b) − b u)/denom
         def low(u, lu, w, lw):
-            # w u^b/denom = ±w e^{t}, t = b log u − log|denom|; where e^t would overflow, ±e^{t + log w} (finite
-            # wherever the product is). The direct product elsewhere: log w carries eps·|log w| that the exp
-            # would pass on (float32 w = 1e-12: 3e-6).
+            # w u^b/|denom|: (w/|denom|)·u^b while u^b is finite (pow: ~1 ulp; an exp of b log u would pass on
+            # eps·|b log u|, 88 ulps near float32 overflow); beyond, (u·(w/|denom|)^{1/b})^b (≈ (2|b| + 1) ulps,
+            # finite wherever the product is); where that factor over/underflows, e^{b log u + log w − log|denom|}.
             o = ops(u)
-            t = b * lu - log_den
-            cut = math.log(_huge(t)) - 1.0
-            direct = t <= cut
-            e = o.where(direct, w * o.exp(o.where(direct, t, o.full_like(t, 0.0))),
-                        o.exp(o.where(direct, o.full_like(t, 0.0), t) + _lw(o, w, lw)))
+            big = _huge(u)
+            t = b * lu
+            wd = w / abs(denom)
+            normal = u >= _tiny(u)  # a subnormal u = p/q has lost its digits: only log u (exact) is usable
+            fits = (t <= math.log(big) - 1.0) & normal
+            one = o.full_like(u, 1.0)
+            direct = wd * o.where(fits, u, one) ** b
+            k = o.where(fits, one, o.where(wd > 0, wd, one)) ** (1.0 / b)
+            split_ok = o.isfinite(k) & (k > 0) & normal
+            split = (o.where(fits, one, u) * o.where(split_ok, k, one)) ** b
+            logf = o.exp(o.where(fits | split_ok, o.full_like(t, 0.0), t + _lw(o, w, lw) - log_den))
+            e = o.where(fits, direct, o.where(split_ok, split, logf))
             return sgn * e - w * ((1.0 - b) + b * u) / denom
         return low
 

@@ -227,30 +227,30 @@ def _normal_eps(s1, s2):
 
 
 def _kl_normal_fast(m1, s1, m2, s2):
-    """No-grad KL in ~8 in-place kernels; same formula as _kl_normal.
+    """No-grad KL in ~10 in-place kernels: ½(ρ² − 1) − log ρ + ½(Δ/σ2)², ρ = σ1/σ2, then a patch.
 
-    The direct g(d) = d − log1p(d) has relative error ≈ 2·eps/|d|. float64: entries with |d| ≤ 1e-3 are
-    patched with the series (error ≤ 5e-13 elsewhere). Lower precisions: g is evaluated in float64 and
-    rounded once (error ≈ 1 ulp of the result, where the textbook float32 formula loses up to 1e-2).
+    The σ part is evaluated in float64 (float32 inputs are rounded once at the end). Away from σ1 = σ2 it has
+    no harmful cancellation: relative error ≲ (ρ² + |log ρ|)·eps/(½(ρ² − 1) − log ρ) ≤ ~1.1e-13 for
+    |ρ − 1| ≥ 0.05 (log ρ is exact for σ1/σ2 from 1e-300 to 1e300: no 1 + d that loses σ1/σ2's digits).
+    Entries closer to ρ = 1 are recomputed from d = (σ1 − σ2)/σ2 (exact) as g(d) + ½d² in float64, rounded
+    once, g(d) = d − log1p(d) directly (≤ 4.4e-13 relative for |d| ≥ 1e-3) or by its series below.
     """
-    d = torch.sub(s1, s2).div_(s2)                    # d = σ1/σ2 − 1, relative-exact
-    if d.dtype == torch.float64:
-        out = torch.log1p(d)
-        torch.sub(d, out, out=out)                    # g(d)
-        ad = d.abs()
-        if float(ad.min()) <= 1e-3:
-            idx = (ad.view(-1) <= 1e-3).nonzero().squeeze(1)  # one nonzero pass for gather and scatter
-            out.view(-1).index_copy_(0, idx, _g_series(d.view(-1).index_select(0, idx)))
-    else:
-        dd = d.double()
-        out = torch.log1p(dd)
-        out = torch.sub(dd, out, out=out).to(d.dtype)
-    if float(d.min()) < -0.5:  # σ1 ≪ σ2: 1 + d has lost σ1/σ2's digits; g = d − log(σ1/σ2) (≥ 0.19, no cancellation)
-        idx = (d.view(-1) < -0.5).nonzero().squeeze(1)
-        s1i, s2i = s1.reshape(-1).index_select(0, idx), s2.reshape(-1).index_select(0, idx)
-        out.view(-1).index_copy_(0, idx, d.view(-1).index_select(0, idx) - torch.log(s1i / s2i))
-    out.addcmul_(d, d, value=0.5)
-    z = torch.sub(m1, m2, out=d).div_(s2)             # Δ/σ2 (inputs are expanded to one shape by the caller)
+    if s1.dtype == torch.float64:
+        rho = torch.div(s1, s2)
+    else:  # float32/16: the σ part in float64, rounded once
+        rho = s1.double().div_(s2.double())
+    out = torch.log(rho).neg_().addcmul_(rho, rho, value=0.5).sub_(0.5)
+    idx = torch.sub(rho, 1.0).abs_().lt_(0.05).view(-1).nonzero().squeeze(1)
+    if idx.numel():
+        a, b = s1.reshape(-1).index_select(0, idx).double(), s2.reshape(-1).index_select(0, idx).double()
+        d = (a - b) / b
+        g = d - torch.log1p(d)  # relative error 2·eps64/|d|: ≤ 4.4e-13 for |d| ≥ 1e-3
+        tiny = (d.abs() < 1e-3).nonzero().squeeze(1)
+        if tiny.numel():
+            g.index_copy_(0, tiny, _g_series(d.index_select(0, tiny)))
+        out.view(-1).index_copy_(0, idx, g.addcmul_(d, d, value=0.5))
+    out = out.to(s1.dtype)
+    z = torch.sub(m1, m2).div_(s2)                    # Δ/σ2 (inputs are expanded to one shape by the caller)
     return out.addcmul_(z, z, value=0.5)
 
 
@@ -512,52 +512,63 @@ def _mvn_alpha(p, q, div):
 
 
 # ============================================================================ discrete
-_NEAR_LO = 0.1  # log1p((p − q)/q) is within ~13 ulps of log(p/q) for p/q ≥ 0.1; below, log of the ratio
+# log1p((p − q)/q) equals log(p/q) to ≤ 1.5·eps/r absolute (1 + x = r carries the rounding of x, |x| ≤ 1):
+# for r ≥ 1e-3 that is ≤ 3.3e-13, under 1.5e-13 of |log r| ≥ 2.3. Smaller ratios (a few per 10⁴ entries of
+# random vectors) are recomputed as log of the ratio.
+_NEAR_LO = 1e-3
+_LOG_NEAR_LO = math.log(_NEAR_LO)
+
+
+def _kl_vectors_np(p, q):
+    """numpy kernel of `_kl_vectors`: 5 vectorised passes, then a patch of the few outlying entries."""
+    if p.shape != q.shape:
+        p, q = np.broadcast_arrays(p, q)
+    with np.errstate(all="ignore"):
+        x = np.subtract(p, q)
+        np.divide(x, q, out=x)
+        np.log1p(x, out=x)
+        # outside the log1p regime: r < 1e-3 (and p = 0: −inf), overflowed ratios or q = 0 (> 700: inf), 0/0 (NaN)
+        bad = np.flatnonzero(~(x <= 700.0) | (x < _LOG_NEAR_LO))
+        if bad.size:
+            flat_x = x.reshape(-1)
+            pb, qb = p.reshape(-1)[bad], q.reshape(-1)[bad]
+            flat_x[bad] = 0.0
+        out = np.dot(p, x) if p.ndim == 1 else np.einsum("...i,...i->...", p, x)
+        if bad.size:
+            both = (pb > 0) & (qb > 0)
+            pg, qg = np.where(both, pb, 1.0), np.where(both, qb, 1.0)
+            t = np.where(both, pg * ratio_log(pg, qg), np.where(pb > 0, math.inf, 0.0))
+            if p.ndim == 1:
+                out = out + t.sum()
+            else:
+                out = np.asarray(out)
+                np.add.at(out, np.unravel_index(bad, p.shape)[:-1], t)
+    return out
 
 
 def _kl_vectors(p, q):
     """Σ p log(p/q) on the last axis, scipy `rel_entr` semantics (0·log 0 = 0, +inf where q = 0 < p).
 
-    Each term is p·log1p((p − q)/q) where p/q ≥ 0.1 (no log-of-a-rounded-ratio error near p = q: p − q
-    is exact there) and p·log(p/q) below (log p − log q where the ratio is subnormal or overflows). The
-    terms are within ~13 ulps; the sum keeps them to an absolute error of ~eps·Σ|p log(p/q)| (the
-    conditioning of the sum; at p ≈ q that is ~eps·Σ|p − q|, the same as rel_entr(...).sum()).
-    numpy runs in numpy (its log1p is vectorised), torch in torch; no gradient (see `_fdiv_vectors`).
+    Each term is p·log1p((p − q)/q) where p/q ≥ 1e-3 (no log-of-a-rounded-ratio error near p = q: p − q is
+    exact there) and p·log(p/q) below (log p − log q where the ratio is subnormal or overflows): every term
+    within 1.5e-13 relative (float64). The sum keeps an absolute error of ~eps·Σ|p log(p/q)| (the conditioning
+    of the sum; at p ≈ q that is ~eps·Σ|p − q|, the same as rel_entr(...).sum()). numpy kernels (vectorised
+    log1p); CPU torch tensors run them on shared memory, others the same formula in torch. No gradient (see
+    `_fdiv_vectors`).
     """
-    is_t = isinstance(p, torch.Tensor)
+    if isinstance(p, np.ndarray):
+        return _kl_vectors_np(p, q)
+    if p.device.type == "cpu" and p.dtype in (torch.float32, torch.float64):
+        return torch.from_numpy(np.asarray(_kl_vectors_np(p.detach().numpy(), q.detach().numpy())))
     if p.shape != q.shape:
-        p, q = (torch.broadcast_tensors(p, q) if is_t else np.broadcast_arrays(p, q))
-    if is_t:
-        x = torch.sub(p, q).div_(q).log1p_()
-    else:
-        with np.errstate(all="ignore"):
-            x = np.subtract(p, q)
-            np.divide(x, q, out=x)
-            np.log1p(x, out=x)
-    # entries outside the log1p regime: p/q < 0.1, zeros, overflowed ratios (x ≥ 700 or NaN)
-    bad = ~((x >= math.log(_NEAR_LO)) & (x <= 700.0))
-    nb = int(bad.sum())
-    if nb:
-        pb, qb = p[bad], q[bad]
-        x[bad] = 0.0
-    out = (p * x).sum(-1)
-    if nb:
-        o = ops(pb)
-        both = (pb > 0) & (qb > 0)
-        one = o.full_like(pb, 1.0)
-        pg, qg = o.where(both, pb, one), o.where(both, qb, one)
-        with np.errstate(all="ignore"):
-            t = pg * ratio_log(pg, qg)
-        t = o.where(both, t, o.where(pb > 0, o.full_like(pb, math.inf), o.full_like(pb, 0.0)))
-        if out.ndim == 0:
-            out = out + t.sum()
-        else:  # scatter the corrections back to their rows
-            rows = (bad.nonzero(as_tuple=True) if is_t else np.nonzero(bad))[:-1]
-            if is_t:
-                out = out.index_put(tuple(rows), t, accumulate=True)
-            else:
-                np.add.at(out, tuple(rows), t)
-    return out
+        p, q = torch.broadcast_tensors(p, q)
+    x = torch.sub(p, q).div_(q).log1p_()
+    bad = ~(x <= 700.0) | (x < _LOG_NEAR_LO)
+    pg = torch.where(bad & (p > 0) & (q > 0), p, torch.ones_like(p))
+    qg = torch.where(bad & (p > 0) & (q > 0), q, torch.ones_like(q))
+    t = torch.where((p > 0) & (q > 0), pg * ratio_log(pg, qg),
+                    torch.where(p > 0, torch.full_like(p, math.inf), torch.zeros_like(p)))
+    return torch.where(bad, t, p * x).sum(-1)
 
 
 def _fdiv_vectors(p, q, div):
