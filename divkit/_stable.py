@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from ._array import ops
+from ._array import finfo, ops
 
 # S(w) = Σ_{k≥0} w^k/(2k+3): atanh(z) = z + z³ S(z²); |z| ≤ 1/3 ⇒ w ≤ 1/9, 16 terms < 1e-17 relative
 _ATANH_TAIL = [1.0 / (2 * k + 3) for k in range(16)]
@@ -78,11 +78,5 @@ def ratio_log(p, q, r=None):
 
 
 def _tiny_big(x):
-    import numpy as np
-    import torch
-
-    if isinstance(x, torch.Tensor):
-        fi = torch.finfo(x.dtype)
-    else:
-        fi = np.finfo(x.dtype)
+    fi = finfo(x.dtype)
     return float(fi.tiny), float(fi.max)

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ._array import ops
+from ._array import finfo, ops
 from ._stable import em1mx, g1p, symlog
 from .fdiv import FDivergence, Interval
 
@@ -68,16 +68,11 @@ def _w_over(o, w, lw, s, ls, tiny):
 
 
 def _tiny(x) -> float:
-    import numpy as np
-    import torch
-
-    return float(torch.finfo(x.dtype).tiny if isinstance(x, torch.Tensor) else np.finfo(x.dtype).tiny)
+    return float(finfo(x.dtype).tiny)
 
 
 def _huge(x) -> float:
-    import torch
-
-    return float(torch.finfo(x.dtype).max if isinstance(x, torch.Tensor) else np.finfo(x.dtype).max)
+    return float(finfo(x.dtype).max)
 
 
 def _generator(near, low, dual, big=None):

@@ -24,13 +24,14 @@ terms included).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
-from ._array import ops
+from ._array import is_torch, ops
 
 
 @dataclass(frozen=True)
@@ -230,22 +231,20 @@ class FDivergence:
 
 
 def _no_grad(x):
-    import contextlib
+    if is_torch(x):
+        import torch
 
-    import torch
-
-    return torch.no_grad() if isinstance(x, torch.Tensor) else contextlib.nullcontext()
+        return torch.no_grad()
+    return contextlib.nullcontext()
 
 
 def _broadcast(a, b):
     if a.shape == b.shape:
         return a, b
-    import torch
+    if is_torch(a, b):
+        import torch
 
-    if isinstance(a, torch.Tensor):
         return torch.broadcast_tensors(a, b)
-    import numpy as np
-
     return np.broadcast_arrays(a, b)
 
 

@@ -76,3 +76,15 @@ def test_float_on_every_result_type():
               dk.divergence(np.array([0.5, 0.5]), np.array([0.2, 0.8]), "kl"),
               dk.divergence(torch.tensor([0.5, 0.5]), torch.tensor([0.2, 0.8]), "tv")):
         assert math.isfinite(float(r))
+
+
+def test_import_divkit_does_not_import_torch():
+    # issue 11: numpy/scipy users of the catalogue should not pay torch's import (≈ 4 s here)
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, divkit as dk; d = dk.get('js'); d.f(np.array([0.5, 2.0])); "
+            "d.integrand(np.array([.5, .5]), np.array([.9, .1])); dk.alpha(0.3).conjugate(np.array([0.1])); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
