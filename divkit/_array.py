@@ -123,8 +123,3 @@ def __getattr__(name):  # TORCH, _TorchOps, _WrightOmega: built on first use (th
         return getattr(_torch_ops, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-
-def as_float(x):
-    """Coerce to a floating array of the same world (numpy float64 for scalars/ints, torch unchanged)."""
-    o = ops(x)
-    return o, o.asarray(x)

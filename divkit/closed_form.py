@@ -155,7 +155,7 @@ def register_closed_form(div_name: str, type_p: type, type_q: type):
 
 
 def _registry_key(div: FDivergence) -> str | None:
-    if "a" in div.params and div.name.startswith("alpha("):
+    if div.family == "alpha" and "a" in div.params:  # the object's family tag, not its name string
         return "alpha"
     try:
         return div.name if get(div.name) is div else None

@@ -119,12 +119,6 @@ class FDivergence:
     def __repr__(self) -> str:
         return f"FDivergence({self.name!r})"
 
-    def lower_bound(self, v_p, v_q):
-        """E_P[g_f(V)] − E_Q[f*(g_f(V))] from raw critic outputs; same as `divkit.bounds.fdiv_lower_bound(self, ...)`."""
-        from .bounds import fdiv_lower_bound
-
-        return fdiv_lower_bound(self, v_p, v_q)
-
     # ---------------------------------------------------------------- the pieces of q·f(p/q)
     def _near(self, x):
         return self.f_near(x) if self.f_near is not None else self.f(1.0 + x)
