@@ -405,15 +405,38 @@ def test_arithmetic_geometric_generator_falls_back_within_the_budget():
 
 
 def test_symbolic_timeout_is_a_fallback_not_an_error(monkeypatch):
-    # with no budget at all every conjugate piece takes the numeric path and stays correct
+    # a sympy.solve that never returns (CPU-bound, as the arithmetic-geometric one did) is cut at the budget
+    # and that piece takes the numeric path, still correct
     from divkit import symbolic
 
-    monkeypatch.setattr(symbolic, "SYMBOLIC_BUDGET_S", 0.0)
+    def spin(*args, **kwargs):
+        while True:
+            pass
+
+    monkeypatch.setattr(symbolic, "SYMBOLIC_BUDGET_S", 0.5)
+    monkeypatch.setattr(symbolic.sp, "solve", spin)
     derive.cache_clear()
     try:
-        with pytest.warns(UserWarning, match="numeric"):
+        with pytest.warns(UserWarning, match="SymbolicTimeout"):
             d = from_generator("(u - 1)**2", "pearson_numeric")
         np.testing.assert_allclose(d.conjugate(np.array([-3.0, 0.0, 2.0])), [-1.0, 0.0, 3.0], rtol=1e-9, atol=1e-12)
+    finally:
+        derive.cache_clear()
+
+
+def test_any_sympy_failure_falls_back(monkeypatch):
+    from divkit import symbolic
+
+    def boom(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(symbolic.sp, "solve", boom)
+    derive.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="RecursionError"):
+            d = from_generator("u*log(u)", "kl_numeric")
+        np.testing.assert_allclose(d.conjugate(np.array([-1.0, 0.5, 2.0])), np.exp(np.array([-1.0, 0.5, 2.0]) - 1.0),
+                                   rtol=1e-9)
     finally:
         derive.cache_clear()
 
