@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import math
 
-from ._array import ops
+import numpy as np
+
+from ._array import finfo, ops
+from ._stable import em1mx, g1p, symlog
 from .fdiv import FDivergence, Interval
 
 LOG2 = math.log(2.0)
@@ -41,11 +44,102 @@ def _inf_outside(o, ok, value):
     return o.where(ok, value, o.full_like(value, math.inf))
 
 
-# ---------------------------------------------------------------- KL: f(u) = u log u
-def _kl():
+# ---------------------------------------------------------------- generators in three regimes
+# Every catalogue generator is written as three cancellation-free pieces (see FDivergence.integrand):
+#   near(x)            = f(1 + x) for −½ ≤ x ≤ 1, x given exactly (expm1/log1p/series forms);
+#   low(u, lu, w, lw)  = w·f(u) for 0 ≤ u ≤ ½ with lu = log u and lw = log w supplied exactly;
+#   dual(s, ls, w, lw) = w·f⋄(s), f⋄(s) = s·f(1/s), for 0 ≤ s ≤ ½ (the integrand p·f⋄(q/p) where p > 2q).
+# The public f(u) uses near on [½, 2], low below and u·f⋄(1/u) (or a direct `big` form) above.
+def _lw(o, w, lw):
+    return o.log(w) if lw is None else lw
+
+
+def _xl(o, u, lu):
+    """u·log u with 0·log 0 = 0 (gradient-safe at u = 0)."""
+    pos = u > 0
+    return o.where(pos, u * o.where(pos, lu, o.full_like(lu, 0.0)), o.full_like(u, 0.0))
+
+
+def _w_over(o, w, lw, s, ls, tiny):
+    """w/s, in log space (e^{log w − log s}) where s is subnormal (its relative precision is lost)."""
+    ok = s >= tiny
+    sg = o.where(ok, s, o.full_like(s, 1.0))
+    return o.where(ok, w / sg, o.exp(_lw(o, w, lw) - ls))
+
+
+def _tiny(x) -> float:
+    return float(finfo(x.dtype).tiny)
+
+
+def _huge(x) -> float:
+    return float(finfo(x.dtype).max)
+
+
+def _generator(near, low, dual, big=None):
+    """(f, f_near, f_log, f_dual) from the three pieces; f(u) is accurate on [0, ∞) including u ≈ 1."""
     def f(u):
+        with np.errstate(all="ignore"):  # the unused branches see guarded values only; log(0) = −inf is meant
+            return _f(u)
+
+    def _f(u):
         o, u = _a(u)
-        return o.xlogy(u, u)
+        nr = (u >= 0.5) & (u <= 2.0)
+        lo = (u >= 0) & (u < 0.5)
+        hi = u > 2.0
+        vn = near(o.where(nr, u - 1.0, o.full_like(u, 0.0)))
+        ul = o.where(lo, u, o.full_like(u, 0.25))
+        one = o.full_like(u, 1.0)
+        vl = low(ul, o.log(ul), one, o.full_like(u, 0.0))
+        ub = o.where(hi, u, o.full_like(u, 4.0))
+        if big is not None:
+            vb = big(ub)
+        else:
+            lub = o.log(ub)
+            vb = dual(1.0 / ub, -lub, ub, lub)
+        out = o.where(hi, vb, o.full_like(u, math.nan) + u)
+        return o.where(nr, vn, o.where(lo, vl, out))
+
+    def f_near(x):
+        o, x = _a(x)
+        return near(x)
+
+    def f_log(u, lu=None, w=None, lw=None):
+        o, u = _a(u)
+        lu = o.log(u) if lu is None else lu
+        w = o.full_like(u, 1.0) if w is None else w
+        return low(u, lu, w, lw)
+
+    def f_dual(s, ls=None, w=None, lw=None):
+        o, s = _a(s)
+        ls = o.log(s) if ls is None else ls
+        w = o.full_like(s, 1.0) if w is None else w
+        return dual(s, ls, w, lw)
+
+    return f, f_near, f_log, f_dual
+
+
+def _pieces(fns):
+    f, fn, fl, fd = fns
+    return {"f_near": fn, "f_log": fl, "f_dual": fd}
+
+
+# ---------------------------------------------------------------- KL: f(u) = u log u
+def _kl_pieces():
+    def near(x):
+        return (1.0 + x) * ops(x).log1p(x)
+
+    def low(u, lu, w, lw):
+        return w * _xl(ops(u), u, lu)
+
+    def dual(s, ls, w, lw):  # f⋄(s) = −log s
+        return -w * ls
+
+    return _generator(near, low, dual, big=lambda u: ops(u).xlogy(u, u))
+
+
+def _kl():
+    fns = _kl_pieces()
+    f = fns[0]
 
     def fp(u):
         o, u = _a(u)
@@ -64,14 +158,22 @@ def _kl():
         return o.safe_exp(v - 1.0)
 
     return FDivergence("kl", f, fp, conj, REAL, REAL, act, act, qt, threshold=1.0, f_at_zero=0.0,
-                       description="Kullback-Leibler KL(P||Q) = ∫ p log(p/q)")
+                       description="Kullback-Leibler KL(P||Q) = ∫ p log(p/q)", family="kl", **_pieces(fns))
 
 
 # ---------------------------------------------------------------- reverse KL: f(u) = −log u
 def _reverse_kl():
-    def f(u):
-        o, u = _a(u)
-        return -o.log(u)
+    def near(x):
+        return -ops(x).log1p(x)
+
+    def low(u, lu, w, lw):
+        return -w * lu
+
+    def dual(s, ls, w, lw):  # f⋄(s) = s log s
+        return w * _xl(ops(s), s, ls)
+
+    fns = _generator(near, low, dual, big=lambda u: -ops(u).log(u))
+    f = fns[0]
 
     def fp(u):
         o, u = _a(u)
@@ -92,14 +194,23 @@ def _reverse_kl():
 
     return FDivergence("reverse_kl", f, fp, conj, Interval(hi=0.0), Interval(hi=0.0), act, act, qt,
                        threshold=-1.0, f_over_u_at_inf=0.0,
-                       description="reverse KL(Q||P) = ∫ q log(q/p)")
+                       description="reverse KL(Q||P) = ∫ q log(q/p)", family="reverse_kl", **_pieces(fns))
 
 
 # ---------------------------------------------------------------- Pearson chi^2: f(u) = (u − 1)^2
 def _pearson():
-    def f(u):
-        o, u = _a(u)
-        return (u - 1.0) ** 2
+    def near(x):
+        return x * x
+
+    def low(u, lu, w, lw):
+        return w * (u - 1.0) ** 2
+
+    def dual(s, ls, w, lw):  # f⋄(s) = (1 − s)²/s
+        o = ops(s)
+        return _w_over(o, w, lw, s, ls, _tiny(s)) * (1.0 - s) ** 2
+
+    fns = _generator(near, low, dual, big=lambda u: (u - 1.0) ** 2)
+    f = fns[0]
 
     def fp(u):
         o, u = _a(u)
@@ -114,7 +225,8 @@ def _pearson():
         return v * 1.0
 
     return FDivergence("pearson", f, fp, conj, REAL, Interval(lo=-2.0), act, act, conj,
-                       threshold=0.0, f_at_zero=1.0, description="Pearson χ²(P||Q) = ∫ (p − q)²/q")
+                       threshold=0.0, f_at_zero=1.0, description="Pearson χ²(P||Q) = ∫ (p − q)²/q", family="pearson",
+                       **_pieces(fns))
 
 
 def _one_minus_exp_neg(o, v):
@@ -126,9 +238,18 @@ def _one_minus_exp_neg(o, v):
 
 # ---------------------------------------------------------------- Neyman chi^2: f(u) = (1 − u)^2 / u
 def _neyman():
-    def f(u):
-        o, u = _a(u)
-        return (1.0 - u) ** 2 / u
+    def near(x):
+        return x * x / (1.0 + x)
+
+    def low(u, lu, w, lw):
+        o = ops(u)
+        return _w_over(o, w, lw, u, lu, _tiny(u)) * (1.0 - u) ** 2
+
+    def dual(s, ls, w, lw):  # f⋄(s) = (1 − s)²
+        return w * (1.0 - s) ** 2
+
+    fns = _generator(near, low, dual)
+    f = fns[0]
 
     def fp(u):
         o, u = _a(u)
@@ -145,18 +266,24 @@ def _neyman():
 
     def qt(v):
         o, v = _a(v)
-        return 2.0 - 2.0 * o.safe_exp(-0.5 * v)
+        return 2.0 - o.safe_exp(LOG2 - 0.5 * v)  # the factor 2 inside: finite up to the cut
 
     return FDivergence("neyman", f, fp, conj, Interval(hi=1.0, hi_closed=True), Interval(hi=1.0),
                        act, act, qt, threshold=0.0, f_over_u_at_inf=1.0,
-                       description="Neyman χ²(P||Q) = ∫ (p − q)²/p")
+                       description="Neyman χ²(P||Q) = ∫ (p − q)²/p", family="neyman", **_pieces(fns))
 
 
 # ---------------------------------------------------------------- squared Hellinger: f(u) = (√u − 1)^2
 def _squared_hellinger():
-    def f(u):
-        o, u = _a(u)
-        return (o.sqrt(u) - 1.0) ** 2
+    def near(x):
+        y = x / (ops(x).sqrt(1.0 + x) + 1.0)  # √(1+x) − 1 without cancellation
+        return y * y
+
+    def low(u, lu, w, lw):
+        return w * (ops(u).sqrt(u) - 1.0) ** 2
+
+    fns = _generator(near, low, low)  # self-dual: s·f(1/s) = (1 − √s)²
+    f = fns[0]
 
     def fp(u):
         o, u = _a(u)
@@ -181,14 +308,25 @@ def _squared_hellinger():
 
     return FDivergence("squared_hellinger", f, fp, conj, Interval(hi=1.0), Interval(hi=1.0), act, act, qt,
                        threshold=0.0, f_at_zero=1.0, f_over_u_at_inf=1.0,
-                       description="squared Hellinger ∫ (√p − √q)² = 2(1 − BC), in [0, 2]")
+                       description="squared Hellinger ∫ (√p − √q)² = 2(1 − BC), in [0, 2]",
+                       family="squared_hellinger", **_pieces(fns))
 
 
 # ---------------------------------------------------------------- Jensen-Shannon (true, ≤ log 2)
+def _js_near(x):
+    # f(1 + x) = ½ symlog(w)/(1 − w), w = x/(2 + x): the two ~x terms of the definition cancel analytically
+    w = x / (2.0 + x)
+    return 0.5 * symlog(w) / (1.0 - w)
+
+
+def _js_low(u, lu, w, lw):
+    o = ops(u)
+    return w * (0.5 * (_xl(o, u, lu) - (u + 1.0) * (o.log1p(u) - LOG2)))
+
+
 def _js():
-    def f(u):
-        o, u = _a(u)
-        return 0.5 * (o.xlogy(u, u) - (u + 1.0) * o.log((u + 1.0) / 2.0))
+    fns = _generator(_js_near, _js_low, _js_low)  # self-dual
+    f = fns[0]
 
     def fp(u):
         o, u = _a(u)
@@ -211,14 +349,21 @@ def _js():
 
     return FDivergence("js", f, fp, conj, Interval(hi=0.5 * LOG2), Interval(hi=0.5 * LOG2), act, act, qt,
                        threshold=0.0, f_at_zero=0.5 * LOG2, f_over_u_at_inf=0.5 * LOG2,
-                       description="Jensen-Shannon ½KL(P||M) + ½KL(Q||M), M = (P+Q)/2, ≤ log 2")
+                       description="Jensen-Shannon ½KL(P||M) + ½KL(Q||M), M = (P+Q)/2, ≤ log 2", family="js",
+                       **_pieces(fns))
 
 
 # ---------------------------------------------------------------- GAN: 2·JS − log 4
 def _gan():
-    def f(u):
-        o, u = _a(u)
-        return o.xlogy(u, u) - (u + 1.0) * o.log1p(u)
+    def near(x):  # f = 2·f_JS − (u + 1) log 2
+        return 2.0 * _js_near(x) - (2.0 + x) * LOG2
+
+    def low(u, lu, w, lw):
+        o = ops(u)
+        return w * (_xl(o, u, lu) - (u + 1.0) * o.log1p(u))
+
+    fns = _generator(near, low, low)  # self-dual; f(u) = u·f(1/u) for u > 2 (no u log u − u log u)
+    f = fns[0]
 
     def fp(u):
         o, u = _a(u)
@@ -240,14 +385,17 @@ def _gan():
 
     return FDivergence("gan", f, fp, conj, Interval(hi=0.0), Interval(hi=0.0), act, act, qt,
                        threshold=-LOG2, f_at_one=-2.0 * LOG2, f_at_zero=0.0, f_over_u_at_inf=0.0,
-                       description="GAN value at the optimal discriminator, 2·JS − log 4")
+                       description="GAN value at the optimal discriminator, 2·JS − log 4", family="gan",
+                       **_pieces(fns))
 
 
 # ---------------------------------------------------------------- total variation: f(u) = ½|u − 1|
 def _tv():
-    def f(u):
-        o, u = _a(u)
-        return 0.5 * o.abs(u - 1.0)
+    def low(u, lu, w, lw):
+        return w * (0.5 * (1.0 - u))
+
+    fns = _generator(lambda x: 0.5 * ops(x).abs(x), low, low, big=lambda u: 0.5 * (u - 1.0))
+    f = fns[0]
 
     def fp(u):
         o, u = _a(u)
@@ -264,14 +412,17 @@ def _tv():
 
     return FDivergence("tv", f, fp, conj, Interval(hi=0.5, hi_closed=True),
                        Interval(-0.5, 0.5, True, True), act, act, act, threshold=0.0, f_at_zero=0.5,
-                       f_over_u_at_inf=0.5, description="total variation ½∫|p − q|")
+                       f_over_u_at_inf=0.5, description="total variation ½∫|p − q|", family="tv", **_pieces(fns))
 
 
 # ---------------------------------------------------------------- Jeffreys: f(u) = (u − 1) log u
 def _jeffreys():
-    def f(u):
-        o, u = _a(u)
-        return (u - 1.0) * o.log(u)
+    def low(u, lu, w, lw):
+        return w * ((u - 1.0) * lu)
+
+    fns = _generator(lambda x: x * ops(x).log1p(x), low, low,  # self-dual
+                     big=lambda u: (u - 1.0) * ops(u).log(u))
+    f = fns[0]
 
     def fp(u):
         o, u = _a(u)
@@ -300,7 +451,7 @@ def _jeffreys():
         return o.safe_exp(w + v - 1.0) - log_w - 1.0
 
     return FDivergence("jeffreys", f, fp, conj, REAL, REAL, act, act, qt, threshold=0.0,
-                       description="Jeffreys KL(P||Q) + KL(Q||P)")
+                       description="Jeffreys KL(P||Q) + KL(Q||P)", family="jeffreys", **_pieces(fns))
 
 
 # ---------------------------------------------------------------- alpha family
@@ -327,9 +478,36 @@ def alpha(a: float) -> FDivergence:
     k = a / (a - 1.0)
     denom = a * (a - 1.0)
 
-    def f(u):
-        o, u = _a(u)
-        return (u ** a - 1.0 - a * (u - 1.0)) / denom
+    def near(x):
+        # (1+x)^a − 1 − a x = [expm1(y) − y] − a[x − log1p(x)], y = a log1p(x): both brackets ~x², no 1 − 1
+        o = ops(x)
+        return (em1mx(a * o.log1p(x)) - a * g1p(x)) / denom
+
+    log_den, sgn = math.log(abs(denom)), math.copysign(1.0, denom)
+
+    def low_of(b):  # w·(u^b − (1 − b) − b u)/denom
+        def low(u, lu, w, lw):
+            # w u^b/|denom|: (w/|denom|)·u^b while u^b is finite (pow: ~1 ulp; an exp of b log u would pass on
+            # eps·|b log u|, 88 ulps near float32 overflow); beyond, (u·(w/|denom|)^{1/b})^b (≈ (2|b| + 1) ulps,
+            # finite wherever the product is); where that factor over/underflows, e^{b log u + log w − log|denom|}.
+            o = ops(u)
+            big = _huge(u)
+            t = b * lu
+            wd = w / abs(denom)
+            normal = u >= _tiny(u)  # a subnormal u = p/q has lost its digits: only log u (exact) is usable
+            fits = (t <= math.log(big) - 1.0) & normal
+            one = o.full_like(u, 1.0)
+            direct = wd * o.where(fits, u, one) ** b
+            k = o.where(fits, one, o.where(wd > 0, wd, one)) ** (1.0 / b)
+            split_ok = o.isfinite(k) & (k > 0) & normal
+            split = (o.where(fits, one, u) * o.where(split_ok, k, one)) ** b
+            logf = o.exp(o.where(fits | split_ok, o.full_like(t, 0.0), t + _lw(o, w, lw) - log_den))
+            e = o.where(fits, direct, o.where(split_ok, split, logf))
+            return sgn * e - w * ((1.0 - b) + b * u) / denom
+        return low
+
+    fns = _generator(near, low_of(a), low_of(1.0 - a))  # f⋄ of α(a) is α(1 − a)'s generator
+    f = fns[0]
 
     def fp(u):
         o, u = _a(u)
@@ -372,7 +550,9 @@ def alpha(a: float) -> FDivergence:
         def qt(v):
             # base 1 + (a−1) g = (1 − a)·softplus(−v)
             o, v = _a(v)
-            return o.safe_exp(k * (math.log(1.0 - a) + _log_softplus(o, -v))) / a - 1.0 / a
+            # 1/a folded into the exponent so that |1/a| > 1 cannot overflow the continued exp
+            e = o.safe_exp(k * (math.log(1.0 - a) + _log_softplus(o, -v)) - math.log(abs(a)))
+            return (e if a > 0 else -e) - 1.0 / a
 
         dom = Interval(hi=1.0 / (1.0 - a), hi_closed=a < 0)
         crit = Interval(hi=1.0 / (1.0 - a))
@@ -380,7 +560,7 @@ def alpha(a: float) -> FDivergence:
         fuinf = 1.0 / (1.0 - a) if a < 1 else math.inf
     return FDivergence(f"alpha({a:g})", f, fp, conj, dom, crit, act, act, qt, threshold=0.0,
                        f_at_zero=f0, f_over_u_at_inf=fuinf, params={"a": a},
-                       description=f"α-divergence with a = {a:g}")
+                       description=f"α-divergence with a = {a:g}", family="alpha", **_pieces(fns))
 
 
 _FACTORIES = {

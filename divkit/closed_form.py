@@ -35,7 +35,25 @@ Multivariate normals use the same formulas with ε replaced by the eigenvalues �
 L1⁻¹(Σ0 − Σ1)L1⁻ᵀ (Σ1 = L1 L1ᵀ) and the Mahalanobis terms computed by Cholesky solves (Rényi /
 Bhattacharyya: Pardo 2006, "Statistical inference based on divergence measures", §1.3; Gil et al. 2013).
 
-method="auto" tries the registry, then quadrature (1-D continuous), then Monte Carlo; "closed_form",
+Where σ1/σ2 is far from 1 (|ε| > ½) the affinities are evaluated in log ρ, ρ = σ1/σ2, so no ρ² over- or
+underflows and no large logs cancel (see `_normal_log_affinity`); for MVN the log(1 + μ_i) of eigenvalues
+away from 0 come from the Cholesky log-determinants (1 + μ_i = 1e-8 is not representable as float32 μ_i + 1).
+
+Accuracy (the contract of issue 11, tested against mpmath at 50+ digits in tests/divkit/test_exact.py):
+  Normal closed forms: ≤ 1e-12 relative (float64) / 1e-5 (float32) wherever representable, σ1/σ2 from
+    1e-300 to 1e300 (float64) and 1e-36 to 1e36 (float32); +inf exactly where the value overflows;
+  MVN: the same, plus an absolute ≈ eps·(1 + max|μ|)·Σ_{|μ_i| ≤ ½}|μ_i| (the eigenvalues of L⁻¹(Σ0 − Σ1)L⁻ᵀ
+    inherit the rounding of forming L Lᵀ);
+  probability vectors, Categorical (probs), Bernoulli (probs): every term q·f(p/q) within a few ulps
+    (1.5e-13 relative for the KL kernel); KL / reverse KL / GAN sums near p = q keep ≈ eps·Σ|p − q| absolute
+    (the terms cancel; scipy rel_entr(...).sum() has the same); the others are sums of non-negative terms;
+  logits (Categorical, Bernoulli): log p carries eps·|log p|, so ≈ eps·Σ(p + q)(|log p| + |log q|) absolute;
+  results below the smallest normal number: an absolute floor of that number (subnormals have fewer bits).
+
+method="auto" tries the registry, then torch.distributions.kl_divergence for KL-type divergences between
+torch pairs torch registers (Independent, LowRankMultivariateNormal, Dirichlet, Poisson, ...; exact), then
+quadrature (1-D continuous), then Monte Carlo (with a NumericFallbackWarning; `explain(p, q, div)` names the
+path without computing); "closed_form",
 "quadrature", "monte_carlo" force one. Monte Carlo returns `divkit.numeric.MonteCarloResult(value, stderr,
 n)` (a NamedTuple) whichever way it was reached; every other path returns the value alone.
 
@@ -55,11 +73,14 @@ import torch.distributions as td
 
 from . import numeric
 from .catalog import get
+from ._array import ops
+from ._stable import g1p, ratio_log
 from .fdiv import FDivergence
 from .validation import check_event_shapes, check_finite, check_positive, check_probability_vector, \
     check_same_world
 
-__all__ = ["divergence", "register_closed_form", "NoClosedFormError", "lookup_closed_form", "METHODS"]
+__all__ = ["divergence", "register_closed_form", "NoClosedFormError", "NumericFallbackWarning", "lookup_closed_form",
+           "explain", "METHODS"]
 
 METHODS = ("auto", "closed_form", "quadrature", "monte_carlo")
 ANY = "*"
@@ -67,6 +88,55 @@ ANY = "*"
 
 class NoClosedFormError(NotImplementedError, TypeError):
     """No registered closed form for (divergence, type(p), type(q)); the message names the fallback."""
+
+
+class NumericFallbackWarning(UserWarning):
+    """method="auto" found no exact form and returned a Monte Carlo estimate (the warning names it)."""
+
+
+def _torch_kl_form(p, q, div):
+    """KL-type divergences between torch.distributions pairs that torch registers and divkit does not
+    (Independent, LowRankMultivariateNormal, Dirichlet, Poisson, Geometric, Binomial, OneHotCategorical, ...):
+    torch.distributions.kl_divergence, exact, before any numeric fallback. kl: KL(p‖q); reverse_kl:
+    KL(q‖p); jeffreys: both. None when torch has no rule for the pair (or the divergence is not KL-type)."""
+    if not (isinstance(p, td.Distribution) and isinstance(q, td.Distribution)):
+        return None
+    key = _registry_key(div)
+    if key not in ("kl", "reverse_kl", "jeffreys"):
+        return None
+    def pairs(p, q):
+        return {"kl": ((p, q),), "reverse_kl": ((q, p),), "jeffreys": ((p, q), (q, p))}[key]
+
+    if any(td.kl._dispatch_kl(type(a), type(b)) is NotImplemented for a, b in pairs(p, q)):
+        return None
+
+    def torch_kl(p, q, div):
+        return sum(td.kl_divergence(a, b) for a, b in pairs(p, q))
+    return torch_kl
+
+
+def explain(p, q, div="kl", method: str = "auto") -> str:
+    """Which path `divergence(p, q, div, method=method)` takes, in words: a divkit closed form (the registered
+    function's name), torch.distributions.kl_divergence, the exact probability-vector sum, quadrature or
+    Monte Carlo. Distributions only (probability vectors always take the exact sum)."""
+    div = get(div)
+    if _kind(p) == "array":
+        return "exact sum Σ q f(p/q) over probability vectors (FDivergence.integrand)"
+    if _kind(p) == "scipy":
+        tp, tq = _scipy_to_torch(p, "p"), _scipy_to_torch(q, "q")
+        if tp is not None and tq is not None:
+            p, q = tp, tq
+    if method in ("auto", "closed_form"):
+        fn = _dispatch(_registry_key(div), type(p), type(q))
+        if fn is not None:
+            return f"divkit closed form {fn.__name__} ({_type_name(p)} / {_type_name(q)})"
+        if _torch_kl_form(p, q, div) is not None:
+            return "torch.distributions.kl_divergence (exact; torch's registered rule)"
+        if method == "closed_form":
+            return "none: no closed form (divergence(..., method='closed_form') raises NoClosedFormError)"
+    fb = _fallback_name(p, q) if method == "auto" else method
+    return {"quadrature": "adaptive quadrature (scipy.integrate.quad on log densities)",
+            "monte_carlo": "seeded Monte Carlo estimate (MonteCarloResult with stderr)"}.get(fb, f"unsupported ({fb})")
 
 
 # ============================================================================ registry
@@ -100,7 +170,7 @@ def register_closed_form(div_name: str, type_p: type, type_q: type):
 
 
 def _registry_key(div: FDivergence) -> str | None:
-    if "a" in div.params and div.name.startswith("alpha("):
+    if div.family == "alpha" and "a" in div.params:  # the object's family tag, not its name string
         return "alpha"
     try:
         return div.name if get(div.name) is div else None
@@ -172,38 +242,81 @@ def _normal_eps(s1, s2):
 
 
 def _kl_normal_fast(m1, s1, m2, s2):
-    """No-grad KL in ~8 in-place kernels; same formula as _kl_normal.
+    """No-grad KL in ~10 in-place kernels: ½(ρ² − 1) − log ρ + ½(Δ/σ2)², ρ = σ1/σ2, then a patch.
 
-    The direct g(d) = d − log1p(d) has relative error ≈ 2·eps/|d|. float64: entries with |d| ≤ 1e-3 are
-    patched with the series (error ≤ 5e-13 elsewhere). Lower precisions: g is evaluated in float64 and
-    rounded once (error ≈ 1 ulp of the result, where the textbook float32 formula loses up to 1e-2).
+    The σ part is evaluated in float64 (float32 inputs are rounded once at the end). Away from σ1 = σ2 it has
+    no harmful cancellation: relative error ≲ (ρ² + |log ρ|)·eps/(½(ρ² − 1) − log ρ) ≤ ~1.1e-13 for
+    |ρ − 1| ≥ 0.05 (log ρ is exact for σ1/σ2 from 1e-300 to 1e300: no 1 + d that loses σ1/σ2's digits).
+    Entries closer to ρ = 1 are recomputed from d = (σ1 − σ2)/σ2 (exact) as g(d) + ½d² in float64, rounded
+    once, g(d) = d − log1p(d) directly (≤ 4.4e-13 relative for |d| ≥ 1e-3) or by its series below.
     """
-    d = torch.sub(s1, s2).div_(s2)                    # d = σ1/σ2 − 1, relative-exact
-    if d.dtype == torch.float64:
-        out = torch.log1p(d)
-        torch.sub(d, out, out=out)                    # g(d)
-        ad = d.abs()
-        if float(ad.min()) <= 1e-3:
-            idx = (ad.view(-1) <= 1e-3).nonzero().squeeze(1)  # one nonzero pass for gather and scatter
-            out.view(-1).index_copy_(0, idx, _g_series(d.view(-1).index_select(0, idx)))
-    else:
-        dd = d.double()
-        out = torch.log1p(dd)
-        out = torch.sub(dd, out, out=out).to(d.dtype)
-    out.addcmul_(d, d, value=0.5)
-    z = torch.sub(m1, m2, out=d).div_(s2)             # Δ/σ2 (inputs are expanded to one shape by the caller)
+    if s1.dtype in (torch.float32, torch.float64):
+        out = _kl_normal_fast_d(m1, s1, m2, s2)
+        if out is not None:
+            return out
+    if s1.dtype == torch.float64:
+        rho = torch.div(s1, s2)
+    else:  # float32/16: the σ part in float64, rounded once
+        rho = s1.double().div_(s2.double())
+    out = torch.log(rho).neg_().addcmul_(rho, rho, value=0.5).sub_(0.5)
+    idx = torch.sub(rho, 1.0).abs_().lt_(0.05).view(-1).nonzero().squeeze(1)
+    if idx.numel():
+        a, b = s1.reshape(-1).index_select(0, idx).double(), s2.reshape(-1).index_select(0, idx).double()
+        d = (a - b) / b
+        g = d - torch.log1p(d)  # relative error 2·eps64/|d|: ≤ 4.4e-13 for |d| ≥ 1e-3
+        tiny = (d.abs() < 1e-3).nonzero().squeeze(1)
+        if tiny.numel():
+            g.index_copy_(0, tiny, _g_series(d.index_select(0, tiny)))
+        out.view(-1).index_copy_(0, idx, g.addcmul_(d, d, value=0.5))
+    out = out.to(s1.dtype)
+    z = torch.sub(m1, m2).div_(s2)                    # Δ/σ2 (inputs are expanded to one shape by the caller)
     return out.addcmul_(z, z, value=0.5)
+
+
+def _kl_normal_fast_d(m1, s1, m2, s2):
+    """In the input dtype: (d + ½d²) − log1p(d) + ½z², d = (σ1 − σ2)/σ2 (exact), ~9 kernels.
+
+    log1p(d) is within an ulp of |log1p(d)|, so the σ part g(d) + ½d² ≈ d² keeps ≈ 2·eps/|d| relative:
+    float32 ≤ 1e-5 for |d| ≥ 0.012, float64 ≤ 4.4e-13 for |d| ≥ 1e-3. Closer entries are patched with the
+    float64 series, rounded once. None when
+    some σ1/σ2 < 0.02 (1 + d has lost σ1/σ2's digits there): the caller's log ρ path handles those.
+    On CPU the log1p is numpy's (vectorised; shared memory, no copy).
+    """
+    d = torch.sub(s1, s2).div_(s2)
+    if float(d.min()) < -0.98:
+        return None
+    out = torch.addcmul(d, d, d, value=0.5)
+    l1p = torch.from_numpy(np.asarray(np.log1p(d.numpy()))) if d.device.type == "cpu" else torch.log1p(d)
+    out.sub_(l1p)
+    near = 0.012 if d.dtype == torch.float32 else 1e-3
+    idx = l1p.copy_(d).abs_().lt_(near).view(-1).nonzero().squeeze(1)
+    if idx.numel():
+        dd = d.view(-1).index_select(0, idx).double()
+        out.view(-1).index_copy_(0, idx, (_g_series(dd) + 0.5 * dd * dd).to(out.dtype))
+    z = torch.sub(m1, m2, out=d).div_(s2)
+    return out.addcmul_(z, z, value=0.5)
+
+
+def _g_ratio(d, s1, s2):
+    """g(d) = d − log1p(d) for d = σ1/σ2 − 1; where d < −½, log1p(d) = log(σ1/σ2) from the ratio itself
+    (1 + d has lost σ1/σ2's digits when σ1 ≪ σ2: float32 σ1/σ2 = 1e-8 rounds d to −1)."""
+    far = d < -0.5
+    one = torch.ones_like(d)
+    r = torch.where(far, s1 / torch.where(far, s2, one), one)
+    return torch.where(far, d - torch.log(r), _g(torch.where(far, torch.zeros_like(d), d)))
 
 
 def _kl_normal(m1, s1, m2, s2):
     """KL(N(m1, s1²) ‖ N(m2, s2²)) = g(d) + ½d² + ½(Δ/σ2)², d = σ1/σ2 − 1, g(d) = d − log1p(d).
 
-    (½[ρ − 1 − log ρ] with ρ = (1 + d)²: ρ − 1 = 2d + d², log ρ = 2 log1p(d).) Every term is ≥ 0.
+    (½[ρ − 1 − log ρ] with ρ = (1 + d)²: ρ − 1 = 2d + d², log ρ = 2 log1p(d).) Every term is ≥ 0, so the
+    result is within a few ulps (float64 ≤ 1e-12 relative with the |d| ≤ 1e-3 series patch, float32 g in
+    float64) wherever it is representable, σ1/σ2 from 1e-300 to 1e300.
     """
     if _needs_grad(m1, s1, m2, s2):
         d = (s1 - s2) / s2
         z = (m1 - m2) / s2
-        return _g(d) + 0.5 * d * d + 0.5 * z * z
+        return _g_ratio(d, s1, s2) + 0.5 * d * d + 0.5 * z * z
     shape = torch.broadcast_shapes(m1.shape, s1.shape, m2.shape, s2.shape)
     return _kl_normal_fast(m1.expand(shape), s1.expand(shape), m2.expand(shape), s2.expand(shape))
 
@@ -218,19 +331,48 @@ def _log_affinity_from_eps(a: float, maha_a, eps):
 
 
 def _alpha_from_log_affinity(a: float, log_i, ok):
-    """(I_a − 1)/(a(a−1)) = expm1(log I_a)/(a(a−1)); +inf where the affinity integral diverges."""
-    val = torch.expm1(log_i) / (a * (a - 1.0))
+    """(I_a − 1)/(a(a−1)) = expm1(log I_a)/(a(a−1)); +inf where the affinity integral diverges.
+
+    For log I_a > 1 the 1/(a(a−1)) goes inside the exp (I_a itself may overflow where the result does not).
+    """
+    c = a * (a - 1.0)
+    big = log_i > 1.0
+    small = torch.expm1(torch.where(big, torch.zeros_like(log_i), log_i)) / c
+    large = math.copysign(1.0, c) * torch.exp(torch.where(big, log_i, torch.zeros_like(log_i)) - math.log(abs(c))) - 1.0 / c
+    val = torch.where(big, large, small)
     return torch.where(ok, val, torch.full_like(val, math.inf))
 
 
 def _normal_log_affinity(a: float, m1, s1, m2, s2):
+    """log I_a = log ∫ p^a q^{1−a} and its validity mask (σ_a² = aσ2² + (1−a)σ1² > 0).
+
+    |ε| ≤ ½ (ε = ρ² − 1, ρ = σ1/σ2): the g-form of the module docstring (no 1 − 1). Otherwise in logs of ρ,
+    so that no ρ² over/underflows and no large logs cancel:
+      ρ < 1:  log I = ½[2(1−a) log ρ − log(a + (1−a)ρ²)] + a(a−1)/2 · (Δ/σ2)²/(a + (1−a)ρ²)
+      ρ ≥ 1:  log I = ½[−2a log ρ − log((1−a) + aρ⁻²)] + a(a−1)/2 · (Δ/σ1)²/((1−a) + aρ⁻²)
+    """
     eps = _normal_eps(s1, s2)
-    k = 1.0 + (1.0 - a) * eps
-    ok = k > 0
-    var_a = s2 * s2 * torch.where(ok, k, torch.ones_like(k))
+    small = eps.abs() <= 0.5
     d = m1 - m2
-    log_i, ok = _log_affinity_from_eps(a, d * d / var_a, eps)
-    return log_i, ok
+    # near: the g-form
+    e_s = torch.where(small, eps, torch.zeros_like(eps))
+    k_s = 1.0 + (1.0 - a) * e_s
+    z2 = d / s2
+    near, ok_near = _log_affinity_from_eps(a, z2 * z2 / k_s, e_s)  # (Δ/σ2)²: Δ² alone underflows first
+    # far: in log ρ
+    one = torch.ones_like(eps)
+    rho = s1 / s2
+    big = rho >= 1.0
+    rg = torch.where(small, one, rho)
+    inv2 = torch.where(big, 1.0 / rg, rg) ** 2                   # ρ⁻² (ρ ≥ 1) or ρ² (ρ < 1), both ≤ 1
+    kk = torch.where(big, (1.0 - a) + a * inv2, a + (1.0 - a) * inv2)
+    ok_far = kk > 0
+    kg = torch.where(ok_far, kk, one)
+    lr = torch.log(rg)
+    z = torch.where(big, d / s1, d / s2)
+    far = 0.5 * (torch.where(big, -2.0 * a * lr, 2.0 * (1.0 - a) * lr) - torch.log(kg)) \
+        + 0.5 * a * (a - 1.0) * (z * z) / kg
+    return torch.where(small, near, far), torch.where(small, ok_near, ok_far)
 
 
 @register_closed_form("kl", td.Normal, td.Normal)
@@ -332,9 +474,30 @@ def _maha(chol, d):
     return (z * z).sum(-1)
 
 
+def _logdet_ratio(p, q, batch):
+    """log det(Σ0 Σ1⁻¹) from the Cholesky diagonals (exact where the eigenvalues 1 + μ_i lose digits)."""
+    k = p.event_shape[0]
+    l0 = p.scale_tril.expand(batch + (k, k))
+    l1 = q.scale_tril.expand(batch + (k, k))
+    return 2.0 * (torch.log(l0.diagonal(dim1=-2, dim2=-1)).sum(-1) - torch.log(l1.diagonal(dim1=-2, dim2=-1)).sum(-1))
+
+
+def _sum_g_eigen(mu, logdet):
+    """Σ_i g(μ_i) = Σ μ_i − log det: series form for |μ_i| ≤ ½; the other eigenvalues' log(1 + μ_i) come
+    from the Cholesky log det (1 + μ_i = 1e-8 is not representable as float32 μ_i + 1)."""
+    small = mu.abs() <= 0.5
+    z = torch.zeros_like(mu)
+    ms = torch.where(small, mu, z)
+    gs = g1p(ms).sum(-1)
+    any_big = (~small).any(-1)
+    far = gs + torch.where(small, z, mu).sum(-1) - (logdet - torch.log1p(ms).sum(-1))
+    return torch.where(any_big, far, gs)
+
+
 def _mvn_kl(p, q):
     d, c0, c1, l1, mu = _mvn_parts(p, q)
-    return 0.5 * _g(mu).sum(-1) + 0.5 * _maha(l1, d)
+    batch = d.shape[:-1]
+    return 0.5 * _sum_g_eigen(mu, _logdet_ratio(p, q, batch)) + 0.5 * _maha(l1, d)
 
 
 def _mvn_log_affinity(a: float, p, q):
@@ -347,7 +510,17 @@ def _mvn_log_affinity(a: float, p, q):
     ok = ok & (info == 0)
     mu_ok = torch.where(ok[..., None], mu, torch.zeros_like(mu))
     maha = _maha(la, d)
-    val = 0.5 * a * (a - 1.0) * maha + 0.5 * (_g((1.0 - a) * mu_ok) - (1.0 - a) * _g(mu_ok)).sum(-1)
+    # ½Σ[g((1−a)μ) − (1−a)g(μ)] = ½Σ[(1−a) log(1 + μ) − log(1 + (1−a)μ)]; series where |μ| ≤ ½, the log
+    # form elsewhere with Σ log(1 + μ_i) of those from the Cholesky log det
+    small = mu_ok.abs() <= 0.5
+    z = torch.zeros_like(mu_ok)
+    ms = torch.where(small, mu_ok, z)
+    near = (g1p((1.0 - a) * ms) - (1.0 - a) * g1p(ms)).sum(-1)
+    mb = torch.where(small, z, mu_ok)
+    log_big_1mu = _logdet_ratio(p, q, d.shape[:-1]) - torch.log1p(ms).sum(-1)
+    kb = torch.where(small, torch.ones_like(mb), 1.0 + (1.0 - a) * mb)
+    far = near + (1.0 - a) * log_big_1mu - torch.log(kb).sum(-1)
+    val = 0.5 * a * (a - 1.0) * maha + 0.5 * torch.where((~small).any(-1), far, near)
     return val, ok
 
 
@@ -389,30 +562,72 @@ def _mvn_alpha(p, q, div):
 
 
 # ============================================================================ discrete
-def _kl_vectors_torch(p, q):
-    """Σ p log(p/q) on the last axis with 0·log 0 = 0 and +inf where q = 0 < p (scipy rel_entr semantics)."""
-    if _needs_grad(p, q):
-        return get("kl").integrand(p, q).sum(-1)
-    with torch.no_grad():
-        r = torch.div(p, q)
-        if r.shape == p.shape:
-            out = torch.xlogy(p, r, out=r).sum(-1)  # NaN only from 0/0 (p = q = 0): redo those rows exactly
-        else:
-            out = torch.xlogy(p, r).sum(-1)
-        bad = torch.isnan(out)
-        if bool(bad.any()):
-            pb, qb = torch.broadcast_tensors(p, q)
-            idx = bad if bad.shape == pb.shape[:-1] else bad.expand(pb.shape[:-1])
-            out = out.clone() if out.shape == idx.shape else out.expand(idx.shape).clone()
-            out[idx] = get("kl").integrand(pb[idx], qb[idx]).sum(-1)
+# log1p((p − q)/q) equals log(p/q) to ≤ 1.5·eps/r absolute (1 + x = r carries the rounding of x, |x| ≤ 1):
+# for r ≥ 1e-3 that is ≤ 3.3e-13, under 1.5e-13 of |log r| ≥ 2.3. Smaller ratios (a few per 10⁴ entries of
+# random vectors) are recomputed as log of the ratio.
+_NEAR_LO = 1e-3
+_LOG_NEAR_LO = math.log(_NEAR_LO)
+
+
+def _kl_vectors_np(p, q):
+    """numpy kernel of `_kl_vectors`: 5 vectorised passes, then a patch of the few outlying entries."""
+    if p.shape != q.shape:
+        p, q = np.broadcast_arrays(p, q)
+    with np.errstate(all="ignore"):
+        x = np.subtract(p, q)
+        np.divide(x, q, out=x)
+        np.log1p(x, out=x)
+        # outside the log1p regime: r < 1e-3 (and p = 0: −inf), overflowed ratios or q = 0 (> 700: inf), 0/0 (NaN)
+        bad = np.flatnonzero(~(x <= 700.0) | (x < _LOG_NEAR_LO))
+        if bad.size:
+            flat_x = x.reshape(-1)
+            pb, qb = p.reshape(-1)[bad], q.reshape(-1)[bad]
+            flat_x[bad] = 0.0
+        out = np.dot(p, x) if p.ndim == 1 else np.einsum("...i,...i->...", p, x)
+        if bad.size:
+            both = (pb > 0) & (qb > 0)
+            pg, qg = np.where(both, pb, 1.0), np.where(both, qb, 1.0)
+            t = np.where(both, pg * ratio_log(pg, qg), np.where(pb > 0, math.inf, 0.0))
+            if p.ndim == 1:
+                out = out + t.sum()
+            else:
+                out = np.asarray(out)
+                np.add.at(out, np.unravel_index(bad, p.shape)[:-1], t)
     return out
 
 
+def _kl_vectors(p, q):
+    """Σ p log(p/q) on the last axis, scipy `rel_entr` semantics (0·log 0 = 0, +inf where q = 0 < p).
+
+    Each term is p·log1p((p − q)/q) where p/q ≥ 1e-3 (no log-of-a-rounded-ratio error near p = q: p − q is
+    exact there) and p·log(p/q) below (log p − log q where the ratio is subnormal or overflows): every term
+    within 1.5e-13 relative (float64). The sum keeps an absolute error of ~eps·Σ|p log(p/q)| (the conditioning
+    of the sum; at p ≈ q that is ~eps·Σ|p − q|, the same as rel_entr(...).sum()). numpy kernels (vectorised
+    log1p); CPU torch tensors run them on shared memory, others the same formula in torch. No gradient (see
+    `_fdiv_vectors`).
+    """
+    if isinstance(p, np.ndarray):
+        return _kl_vectors_np(p, q)
+    if p.device.type == "cpu" and p.dtype in (torch.float32, torch.float64):
+        return torch.from_numpy(np.asarray(_kl_vectors_np(p.detach().numpy(), q.detach().numpy())))
+    if p.shape != q.shape:
+        p, q = torch.broadcast_tensors(p, q)
+    x = torch.sub(p, q).div_(q).log1p_()
+    bad = ~(x <= 700.0) | (x < _LOG_NEAR_LO)
+    pg = torch.where(bad & (p > 0) & (q > 0), p, torch.ones_like(p))
+    qg = torch.where(bad & (p > 0) & (q > 0), q, torch.ones_like(q))
+    t = torch.where((p > 0) & (q > 0), pg * ratio_log(pg, qg),
+                    torch.where(p > 0, torch.full_like(p, math.inf), torch.zeros_like(p)))
+    return torch.where(bad, t, p * x).sum(-1)
+
+
 def _fdiv_vectors(p, q, div):
-    if _registry_key(div) == "kl":
-        if isinstance(p, np.ndarray):
-            return _kl_vectors_torch(torch.from_numpy(p), torch.from_numpy(q)).numpy()
-        return _kl_vectors_torch(p, q)
+    """Σ q f(p/q) on the last axis (FDivergence.integrand: three regimes, no overflowing ratio)."""
+    if div.family == "kl" and _registry_key(div) == "kl" and not _needs_grad(p, q):
+        if isinstance(p, torch.Tensor):
+            with torch.no_grad():
+                return _kl_vectors(p, q)
+        return _kl_vectors(p, q)
     return div.integrand(p, q).sum(-1)
 
 
@@ -426,26 +641,42 @@ def _arrays_torch(p, q, div):
     return _fdiv_vectors(p, q, div)
 
 
+def _holds_logits(d) -> bool:
+    return "logits" in d.__dict__ and "probs" not in d.__dict__
+
+
+def _log_probs(d):
+    return d.logits if isinstance(d, td.Categorical) else None
+
+
 @register_closed_form(ANY, td.Categorical, td.Categorical)
 def _categorical(p, q, div):
-    check_event_shapes(p.probs, q.probs, ("p.probs", "q.probs"))
-    return _fdiv_vectors(p.probs, q.probs, div)
-
-
-def _bernoulli_pair(d):
-    if "probs" in d.__dict__ or "logits" not in d.__dict__:
-        return d.probs, 1.0 - d.probs
-    return torch.sigmoid(d.logits), torch.sigmoid(-d.logits)
+    """Probability form when both hold probs; log form (log_softmax logits, never softmax-then-divide)
+    when either holds logits, so probabilities that underflow keep their exact logarithms."""
+    check_event_shapes(p.probs if not _holds_logits(p) else p.logits,
+                       q.probs if not _holds_logits(q) else q.logits, ("p.probs", "q.probs"))
+    if not (_holds_logits(p) or _holds_logits(q)):
+        return _fdiv_vectors(p.probs, q.probs, div)
+    lp = p.logits if _holds_logits(p) else torch.log(p.probs)  # torch keeps Categorical logits normalised
+    lq = q.logits if _holds_logits(q) else torch.log(q.probs)
+    return div.log_integrand(lp, lq).sum(-1)
 
 
 @register_closed_form(ANY, td.Bernoulli, td.Bernoulli)
 def _bernoulli(p, q, div):
-    p1, p0 = _bernoulli_pair(p)
-    q1, q0 = _bernoulli_pair(q)
-    if _registry_key(div) == "kl":
-        return _kl_vectors_torch(torch.stack(torch.broadcast_tensors(p1, p0), -1),
-                                 torch.stack(torch.broadcast_tensors(q1, q0), -1))
-    return div.integrand(p1, q1) + div.integrand(p0, q0)
+    """Two-point sum. probs: the 0-side uses x₀ = (q₁ − p₁)/q₀ (1 − p₁ has lost p₁'s digits when p₁ is tiny);
+    logits: log p₁ = −softplus(−l), log p₀ = −softplus(l) and the log-space integrand."""
+    if _holds_logits(p) or _holds_logits(q):
+        def logs(d):
+            if _holds_logits(d):  # log σ(±l) = −softplus(∓l) exactly (F.softplus returns l itself beyond 20)
+                zero = torch.zeros_like(d.logits)
+                return -torch.logaddexp(-d.logits, zero), -torch.logaddexp(d.logits, zero)
+            return torch.log(d.probs), torch.log1p(-d.probs)
+        (lp1, lp0), (lq1, lq0) = logs(p), logs(q)
+        return div.log_integrand(lp1, lq1) + div.log_integrand(lp0, lq0)
+    p1, q1 = torch.broadcast_tensors(p.probs, q.probs)
+    p0, q0 = 1.0 - p1, 1.0 - q1
+    return div.integrand(p1, q1) + div.integrand(p0, q0, x=(q1 - p1) / q0)
 
 
 # ============================================================================ input handling
@@ -466,9 +697,13 @@ def _scipy_to_torch(d, nm: str):
     """scipy frozen norm / multivariate_normal -> float64 torch distribution (validated here)."""
     kind = _scipy_kind(d)
     if kind == "norm":
-        loc, scale = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (d.mean(), d.std())))
+        try:  # the frozen parameters themselves: scipy's mean()/std() are NaN for any invalid parameter
+            *_, loc, scale = d.dist._parse_args(*d.args, **d.kwds)
+        except (TypeError, ValueError, AttributeError):
+            loc, scale = d.mean(), d.std()
+        loc, scale = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (loc, scale)))
+        check_finite(loc, f"{nm}.loc")  # first: a NaN loc also makes scipy's std() NaN
         check_positive(scale, f"{nm}.scale")
-        check_finite(loc, f"{nm}.loc")
         return td.Normal(torch.as_tensor(loc, dtype=torch.float64), torch.as_tensor(scale, dtype=torch.float64),
                          validate_args=False)
     if kind == "multivariate_normal":
@@ -650,6 +885,8 @@ def divergence(p, q, div="kl", *, method: str = "auto", n: int = 100_000, seed: 
             raise TypeError(f"unsupported scipy pair {_scipy_name(p)} / {_scipy_name(q)}")
 
     fn = _dispatch(_registry_key(div), type(p), type(q))
+    if fn is None and method in ("auto", "closed_form"):
+        fn = _torch_kl_form(p, q, div)
     if method == "closed_form" or (method == "auto" and fn is not None):
         if fn is None:
             fb = _fallback_name(p, q)
@@ -659,6 +896,11 @@ def divergence(p, q, div="kl", *, method: str = "auto", n: int = 100_000, seed: 
         return _to_output(fn(p, q, div), numpy_out)
 
     fb = _fallback_name(p, q)
+    if method == "auto" and fb == "monte_carlo":
+        warnings.warn(f"no closed form for {div.name!r} between {_type_name(p)} and {_type_name(q)} (neither "
+                      f"divkit's registry nor torch.distributions.kl_divergence has one): returning a seeded Monte "
+                      f"Carlo estimate (n={n}) with its stderr; see dk.closed_form.explain(p, q, div)",
+                      NumericFallbackWarning, stacklevel=2)
     if method == "quadrature" or (method == "auto" and fb == "quadrature"):
         if fb != "quadrature":
             raise TypeError(f"quadrature needs two 1-D continuous distributions, got {_type_name(p)} and "

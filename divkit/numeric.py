@@ -160,9 +160,11 @@ def pointwise_integrand(div) -> tuple[Callable[[float, float], float], float]:
         registered = get(name) is div
     except (ValueError, TypeError):
         registered = False
-    if "a" in div.params and name.startswith("alpha("):
+    fam = div.family if registered else ""  # dispatch on the object's family tag, not on its name
+    if div.family == "alpha" and "a" in div.params:
         return _alpha_pointwise(float(div.params["a"])), 0.0
-    if registered:
+    if fam:
+        name = fam
         if name == "kl":
             return _kl_pointwise, 0.0
         if name == "reverse_kl":
@@ -325,6 +327,10 @@ class MonteCarloResult(NamedTuple):
     stderr: object
     n: int
 
+    def __float__(self) -> float:
+        """float(result) is float(result.value) (scalar estimates), like every other result type."""
+        return float(self.value)
+
 
 def _check_sampleable(d, nm: str):
     if isinstance(d, torch.distributions.Distribution):
@@ -384,7 +390,7 @@ def monte_carlo_divergence(p, q, div, n: int = 100_000, seed: int = 0) -> MonteC
         raise TypeError("p and q must both be torch.distributions or both scipy.stats frozen distributions")
     _check_sampleable(p, "p")
     _check_sampleable(q, "q")
-    name = div.name if _is_registered(div) else None
+    name = div.family if _is_registered(div) else None  # the family tag of a registered object
 
     if is_t[0]:
         if p.event_shape != q.event_shape:

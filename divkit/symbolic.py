@@ -25,7 +25,7 @@ so one formula serves numpy and torch (differentiable). The printer rewrites log
 log(c + k e^s) as log c + softplus(s + log(k/c)) (k > 0) or
 log c + log1mexp(s + log(−k/c)) (k < 0), c(e^s − 1) as c·expm1(s), and LambertW(e^s) as ω(s).
 
-Warning: the fused terms use `safe_exp` (exp continued along its tangent beyond ≈ log(finfo.max) − 20), so
+Warning: the fused terms use `safe_exp` (exact exp up to ≈ 4.5 nats below overflow, a finite continuation beyond), so
 they stay finite for |v| ≤ 1e4 (float64/float32/bfloat16) when f'(e^v) grows at most like a power of e^v
 (all the catalog's generators; not e.g. f = e^u, whose f'(e^v) = exp(e^v) overflows at v ≈ 6.6). Differences
 of large terms that sympy could not cancel (e.g. v − softplus(v) for the GAN generator at v ≫ 1) are
@@ -49,7 +49,11 @@ References: Nguyen, Wainwright & Jordan (2010), IEEE Trans. Inf. Theory 56(11); 
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -319,6 +323,8 @@ def compile_expr(expr: sp.Expr, var: sp.Symbol, *, fused: bool = False):
     `fused=True` prints exp as `safe_exp` (finite far past overflow, for the f-GAN loss terms only).
     The returned function has the generated source in `.source`.
     """
+    if expr.has(sp.cosh, sp.sinh, sp.tanh, sp.coth):  # sympy's simplify may produce them; print via exp
+        expr = expr.rewrite(sp.exp)
     body = _Printer(var, fused)(expr)
     if _is_const(expr, var):
         body = f"o.full_like(x, {body})"
@@ -502,6 +508,49 @@ def _num_close(a, b, tol=1e-9) -> bool:
     return abs(a.imag) < tol and abs(a - b) <= tol * (1 + abs(b))
 
 
+# Symbolic work per generator is bounded: sympy.solve can run for minutes and then die with RecursionError
+# (the arithmetic-geometric generator (1 + u) log((1 + u)/(2√u)) did after 25 s). Each conjugate piece gets
+# what is left of SYMBOLIC_BUDGET_S; on a timeout or any sympy failure that piece falls back to the numeric
+# conjugate (bisection), with a warning. The budget is CPU time of this process (ITIMER_VIRTUAL, SIGVTALRM), so
+# a loaded machine does not change which pieces are symbolic; on an idle one CPU time ≈ wall time. It applies
+# in the main thread of a POSIX process; elsewhere (worker threads, Windows) sympy runs unbounded.
+SYMBOLIC_BUDGET_S = 4.0  # + ~0.5 s of the other derivation steps: ≤ 5 s per generator
+
+
+class SymbolicTimeout(Exception):
+    """sympy exceeded the symbolic budget (`SYMBOLIC_BUDGET_S`) for one piece of a generator."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    usable = (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+              and signal.getitimer(signal.ITIMER_VIRTUAL)[0] == 0.0)  # never override a caller's timer
+    if not usable:
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise SymbolicTimeout(f"sympy took longer than {seconds:.2g} s of CPU time")
+
+    old = signal.signal(signal.SIGVTALRM, _raise)
+    signal.setitimer(signal.ITIMER_VIRTUAL, max(seconds, 1e-3))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0.0)
+        signal.signal(signal.SIGVTALRM, old)
+
+
+def _bounded(fn, fallback, started: float, share: float = 0.25):
+    """fn() within `share` of the symbolic budget left since `started`; `fallback` on a timeout or failure."""
+    left = SYMBOLIC_BUDGET_S - (time.process_time() - started)
+    try:
+        with _time_limit(max(share * left, 0.05)):
+            return fn()
+    except (SymbolicTimeout, RecursionError, Exception):
+        return fallback
+
+
 def _inverse_fp(piece: Piece, t_lo, t_hi):
     """u*(t) with f'(u*) = t on the piece, chosen among sympy's solutions by checking two interior points."""
     try:
@@ -566,6 +615,7 @@ def _const(val, what, f):
 @lru_cache(maxsize=128)
 def derive(expr) -> Derivation:
     """Derive f', the convexity certificate, f*, dom f*, f'(1) and the fused terms of a generator (cached)."""
+    started = time.process_time()
     f = parse_generator(expr)
     kinks = tuple(_breakpoints(f))
     edges = [sp.Integer(0), *kinks, sp.oo]
@@ -599,6 +649,20 @@ def derive(expr) -> Derivation:
     else:
         thr = sp.simplify(next(p for p in pieces if p.lo < 1 and (p.hi == sp.oo or p.hi > 1)).fp.subs(U, 1))
 
+    # ---- fused terms on v = log u
+    p_terms, q_terms = [], []
+    for i, p in enumerate(pieces):
+        vlo = -sp.oo if p.lo == 0 else sp.log(p.lo)
+        vhi = sp.oo if p.hi == sp.oo else sp.log(p.hi)
+        ev = sp.exp(V)
+        p_terms.append((vlo, vhi, _bounded(lambda: _tidy_logs(_simp(p.fp.subs(U, ev))), p.fp.subs(U, ev), started)))
+        q_terms.append((vlo, vhi, _bounded(lambda: _tidy_logs(_simp((ev * p.fp - p.expr).subs(U, ev))),
+                                          (ev * p.fp - p.expr).subs(U, ev), started)))
+    for i, b in enumerate(kinks):  # at u = b use the mid-subgradient g = (f'(b−) + f'(b+))/2
+        g = (pieces[i].fp.subs(U, b) + pieces[i + 1].fp.subs(U, b)) / 2
+        p_terms.append((sp.log(b), sp.log(b), sp.simplify(g)))
+        q_terms.append((sp.log(b), sp.log(b), sp.simplify(b * g - pieces[i].expr.subs(U, b))))
+
     # ---- conjugate branches, increasing in t
     branches, notes = [], []
     if fp0 != -sp.oo:  # sup at u = 0 for t ≤ f'(0+)
@@ -613,16 +677,22 @@ def derive(expr) -> Derivation:
         tl = fp0 if i == 0 else sp.simplify(p.fp.subs(U, p.lo))
         th = fpi if p.hi == sp.oo else sp.simplify(p.fp.subs(U, p.hi))
         try:
-            ustar = _inverse_fp(p, tl, th)
+            with _time_limit(max(SYMBOLIC_BUDGET_S - (time.process_time() - started), 0.05)):
+                ustar = _inverse_fp(p, tl, th)
+                fs = sp.simplify(ustar * T - p.expr.subs(U, ustar))
+                fs = _simplify_on(fs, tl, th)
+                if fs.has(sp.LambertW):
+                    fs = _lambert_simplify(fs)
+                fs = _tidy_logs(fs)
         except NotImplementedError:
             notes.append(f"f*(t) on {tl} < t < {th}: no closed-form inverse of f'(u) = {p.fp}; numeric (bisection)")
             branches.append(Branch(tl, th, False, False, None, p))
             continue
-        fs = sp.simplify(ustar * T - p.expr.subs(U, ustar))
-        fs = _simplify_on(fs, tl, th)
-        if fs.has(sp.LambertW):
-            fs = _lambert_simplify(fs)
-        fs = _tidy_logs(fs)
+        except (SymbolicTimeout, RecursionError, Exception) as e:  # any sympy failure: the documented fallback
+            notes.append(f"f*(t) on {tl} < t < {th}: sympy failed to invert f'(u) = {p.fp} "
+                         f"({type(e).__name__}: {str(e)[:80]}); numeric (bisection)")
+            branches.append(Branch(tl, th, False, False, None, p))
+            continue
         branches.append(Branch(tl, th, False, False, fs))
     dom_hi_closed = False
     if fpi != sp.oo:
@@ -631,19 +701,6 @@ def derive(expr) -> Derivation:
             dom_hi_closed = True
             branches.append(Branch(fpi, fpi, True, True, sp.simplify(lim)))
     # merge: later branches of zero width at a shared closed end are redundant only for display; keep them
-
-    # ---- fused terms on v = log u
-    p_terms, q_terms = [], []
-    for i, p in enumerate(pieces):
-        vlo = -sp.oo if p.lo == 0 else sp.log(p.lo)
-        vhi = sp.oo if p.hi == sp.oo else sp.log(p.hi)
-        ev = sp.exp(V)
-        p_terms.append((vlo, vhi, _tidy_logs(_simp(p.fp.subs(U, ev)))))
-        q_terms.append((vlo, vhi, _tidy_logs(_simp((ev * p.fp - p.expr).subs(U, ev)))))
-    for i, b in enumerate(kinks):  # at u = b use the mid-subgradient g = (f'(b−) + f'(b+))/2
-        g = (pieces[i].fp.subs(U, b) + pieces[i + 1].fp.subs(U, b)) / 2
-        p_terms.append((sp.log(b), sp.log(b), sp.simplify(g)))
-        q_terms.append((sp.log(b), sp.log(b), sp.simplify(b * g - pieces[i].expr.subs(U, b))))
 
     crit_lo_closed = bool(first.fpp == 0 and fp0.is_finite)
     crit_hi_closed = bool(last.fpp == 0 and fpi.is_finite)
@@ -765,6 +822,30 @@ def _numeric_conjugate(piece: Piece, iters: int = 200):
     return conj
 
 
+def _dual_fn(der: Derivation, started: float):
+    """w·f⋄(s) with the dual generator f⋄(s) = s·f(1/s), derived piece by piece (u ∈ (lo, hi) ↔ s ∈ (1/hi, 1/lo))
+    and simplified by sympy within the budget, so that FDivergence.integrand evaluates p·f⋄(q/p) where p ≫ q
+    instead of q·f(p/q) with an overflowing ratio."""
+    def inv(x):
+        return sp.Integer(0) if x == sp.oo else (sp.oo if x == 0 else 1 / x)
+
+    branches = []
+    for lo, hi, lc, hc, e in _pieces_in_u(der, "f"):
+        if lo == hi:  # a kink at u = b: f⋄(1/b) = f(b)/b
+            branches.append((inv(lo), inv(lo), True, True, sp.simplify(e / lo)))
+            continue
+        raw = U * e.subs(U, 1 / U)
+        branches.append((inv(hi), inv(lo), hc, lc, _bounded(lambda raw=raw: _tidy_logs(sp.simplify(raw)), raw, started)))
+    fd = _piecewise_fn(branches, math.nan, var=U, at_zero=_f(der.f_over_u_at_inf))
+
+    def f_dual(s, ls=None, w=None, lw=None):
+        o = ops(s)
+        v = fd(o.asarray(s))
+        return v if w is None else w * v
+
+    return f_dual
+
+
 def _fused_fn(terms):
     branches = [(lo, hi, lo == hi, lo == hi, e) for lo, hi, e in terms]
     return _piecewise_fn(branches, math.nan, fused=True, var=V)
@@ -826,7 +907,8 @@ def from_generator(expr, name: str, *, description: str = "", params: dict | Non
     return FDivergence(name=name, f=f_fn, f_prime=fp_fn, conjugate=conj_fn, conjugate_domain=dom,
                        critic_range=crit, activation=p_fn, p_term=p_fn, q_term=q_fn, threshold=_f(der.threshold),
                        f_at_one=f1, f_at_zero=f0, f_over_u_at_inf=_f(der.f_over_u_at_inf), expr=der.f,
-                       description=description or f"generator f(u) = {_txt(der.f)}", params=dict(params or {}))
+                       description=description or f"generator f(u) = {_txt(der.f)}", params=dict(params or {}),
+                       f_dual=_dual_fn(der, time.process_time()))
 
 
 # ------------------------------------------------------------------------------------------------ docs table

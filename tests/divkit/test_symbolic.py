@@ -379,3 +379,81 @@ def test_bad_inputs(expr, name, exc, match):
 
 def test_public_export():
     assert dk.from_generator is S.from_generator
+
+
+# ------------------------------------------------------------------ issue 11 item 9 and item 1 (from_generator)
+from divkit.symbolic import derive, from_generator  # noqa: E402
+AG = "(1 + u)*log((1 + u)/sqrt(u)) - (1 + u)*log(2)"  # the arithmetic-geometric generator
+
+
+def test_arithmetic_geometric_generator_falls_back_within_the_budget():
+    # sympy.solve ran 25 s and died with RecursionError here; now the symbolic work is bounded and the
+    # piece falls back to the documented numeric conjugate (with a warning that says why)
+    import time
+
+    from divkit.testing.oracles import brute_force_conjugate
+
+    derive.cache_clear()
+    t0 = time.process_time()
+    with pytest.warns(UserWarning, match="numeric"):
+        d = from_generator(AG, "ag")
+    assert time.process_time() - t0 < 5.0  # the budget is CPU time (a loaded machine stretches wall time)
+    t = np.array([-3.0, -0.5, 0.0, 0.3, 0.9])
+    want = brute_force_conjugate(d.f, t)
+    np.testing.assert_allclose(d.conjugate(t), want, rtol=1e-8, atol=1e-10)
+    assert float(dk.divergence(np.array([0.2, 0.8]), np.array([0.6, 0.4]), d)) > 0
+
+
+def test_symbolic_timeout_is_a_fallback_not_an_error(monkeypatch):
+    # a sympy.solve that never returns (CPU-bound, as the arithmetic-geometric one did) is cut at the budget
+    # and that piece takes the numeric path, still correct
+    from divkit import symbolic
+
+    def spin(*args, **kwargs):
+        while True:
+            pass
+
+    monkeypatch.setattr(symbolic, "SYMBOLIC_BUDGET_S", 0.5)
+    monkeypatch.setattr(symbolic.sp, "solve", spin)
+    derive.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="SymbolicTimeout"):
+            d = from_generator("(u - 1)**2", "pearson_numeric")
+        np.testing.assert_allclose(d.conjugate(np.array([-3.0, 0.0, 2.0])), [-1.0, 0.0, 3.0], rtol=1e-9, atol=1e-12)
+    finally:
+        derive.cache_clear()
+
+
+def test_any_sympy_failure_falls_back(monkeypatch):
+    from divkit import symbolic
+
+    def boom(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(symbolic.sp, "solve", boom)
+    derive.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="RecursionError"):
+            d = from_generator("u*log(u)", "kl_numeric")
+        np.testing.assert_allclose(d.conjugate(np.array([-1.0, 0.5, 2.0])), np.exp(np.array([-1.0, 0.5, 2.0]) - 1.0),
+                                   rtol=1e-9)
+    finally:
+        derive.cache_clear()
+
+
+@pytest.mark.parametrize("expr", ["u*log(u)", "-log(u)", "(1 - u)**2/u", "(sqrt(u) - 1)**2", "(u - 1)*log(u)",
+                                  "Abs(u - 1)/2", "u*log(u) - (u + 1)*log(1 + u)"])
+def test_from_generator_dual_keeps_overflowing_ratios_exact(expr):
+    # issue 11 item 1 for derived divergences: p·f⋄(q/p) with the sympy dual f⋄(s) = s·f(1/s)
+    from divkit.testing import mp as ref
+
+    d = from_generator(expr, "dual_check")
+    p, q = np.array([0.5, 0.5]), np.array([1.0, 1e-320])
+    got = float(dk.divergence(p, q, d))
+    want = float(ref.discrete(p, q, d))
+    assert got == pytest.approx(want, rel=1e-12, abs=1e-300)
+    s = np.array([0.0, 1e-300, 1e-10, 0.3, 1.0])
+    with np.errstate(all="ignore"):
+        direct = np.where(s > 0, s * d.f(1.0 / np.where(s > 0, s, 1.0)), d.f_over_u_at_inf)
+    ok = np.isfinite(direct) & (s >= 1e-10)
+    np.testing.assert_allclose(d.f_dual(s)[ok], direct[ok], rtol=1e-10, atol=1e-14)
