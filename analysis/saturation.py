@@ -159,7 +159,6 @@ def generator_gradient_log10(divergence, mu, objective="saturating", dps=30):
             if m == 0:
                 out[idx] = -np.inf
                 continue
-            c = m / 2 if objective == "saturating" else -m / 2  # E_P: x ~ N(0,1); E_Q: x ~ N(mu,1)
             # integrate over x with r = exp(-m x + m^2/2); the integrand peaks within a few units of x=0 or mu
             centre = 0 if objective == "saturating" else m
 

@@ -467,7 +467,6 @@ def interpolated(scores, log_baseline=0.0, alpha=0.01):
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1]; got {alpha}")
     b = _baseline(log_baseline, s)
-    k = s.shape[-1]
     p = s.transpose(-2, -1)                                          # p[a, b] = T(x_b, y_a): rows are y
     b_col = (b if b.ndim > 0 else b.expand(*s.shape[:-1])).unsqueeze(-1).expand(p.shape)
     if alpha == 0.0:
