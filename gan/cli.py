@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="stacked data: epochs of the mode classifier trained on the base images (cached in RUN)")
     e.add_argument("--classifier-images", type=int, default=None,
                    help="stacked data: train the mode classifier on the first N base images (default all)")
+    e.add_argument("--n-samples", type=int, default=None,
+                   help="images: generated and real images for IS/FID/KID/PR/DC (default 10000; on stacked data "
+                        "giving it adds these metrics to the mode count); written to RUN/eval_images_<extractor>.json")
+    e.add_argument("--inception-weights", default=None, metavar="PATH",
+                   help="images: Inception-v3 weights (pytorch-fid/torch-fidelity .pth state dict or StyleGAN/"
+                        "clean-fid TorchScript .pt) instead of the classifier trained on the data set")
     c = sub.add_parser("compare", help="every divergence × generator loss × seed (or a --study) under one budget")
     add_config_flags(c)
     c.add_argument("--divergences", default="all", help="'all' or a comma-separated list")
@@ -118,12 +124,24 @@ def main(argv=None) -> int:
             print(out)
             return 0
         if args.command == "eval":
-            from .data import StackedImages
+            from .data import ImageData, StackedImages
             from .metrics import mode_metrics
 
             if args.n is not None and args.n < 1:
                 parser.error(f"--n must be ≥ 1, got {args.n}")
             tr = _load_run(parser, args.run)
+            if isinstance(tr.data, ImageData) or (isinstance(tr.data, StackedImages) and (
+                    args.n_samples is not None or args.inception_weights is not None)):
+                from .image_eval import DEFAULT_N, evaluate_run
+
+                try:
+                    r = evaluate_run(args.run, args.n_samples or DEFAULT_N, args.inception_weights, seed=args.seed,
+                                     classifier_epochs=args.classifier_epochs,
+                                     classifier_images=args.classifier_images)
+                except ValueError as exc:
+                    parser.error(str(exc))
+                print(json.dumps(r))
+                return 0
             if isinstance(tr.data, StackedImages):
                 print(json.dumps(_stacked_eval(tr, args)))
                 return 0
