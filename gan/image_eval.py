@@ -195,3 +195,81 @@ def evaluate_run(run_dir, n_samples: int = DEFAULT_N, extractor=None, *, seed: i
         tmp.write_text(json.dumps(out, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     return out
+
+
+# ---------------------------------------------------------------- a comparison folder → one table and one figure
+
+TABLE_COLUMNS = (("FID", "frechet_inception_distance", 2), ("KID ×10³", "kernel_inception_distance_mean", 2),
+                 ("KID std ×10³", "kernel_inception_distance_std", 2), ("IS", "inception_score_mean", 2),
+                 ("precision", "precision", 3), ("recall", "recall", 3), ("density", "density", 3),
+                 ("coverage", "coverage", 3))
+
+
+def evaluate_folder(folder, n_samples: int = DEFAULT_N, extractor=None, **kw) -> list[dict]:
+    """`evaluate_run` on every run folder under `folder` (a `python -m gan compare` output: `<variant>-s<seed>`
+    folders with checkpoint.pt); a run that stopped on a non-finite loss (no summary.json) is recorded as failed."""
+    records = []
+    for run in sorted(p for p in Path(folder).iterdir() if (p / "config.json").is_file()):
+        cfg = json.loads((run / "config.json").read_text(encoding="utf-8"))
+        rec = {"variant": run.name.rsplit("-s", 1)[0], "divergence": cfg["divergence"],
+               "generator_loss": cfg["generator_loss"], "seed": cfg["seed"], "run": str(run)}
+        if not (run / "summary.json").is_file() or not (run / "checkpoint.pt").is_file():
+            rec["failed"] = "no summary.json (stopped on a non-finite loss)"
+        else:
+            rec.update({k: v for k, v in _reuse_or_evaluate(run, n_samples, extractor, kw).items() if k != "run"})
+        records.append(rec)
+    return records
+
+
+def _reuse_or_evaluate(run: Path, n_samples, extractor, kw) -> dict:
+    """A run's eval_images_classifier.json is reused when it was computed with the default extractor for this
+    checkpoint step and the same n_samples, seed, KID subsets and k's; anything else is evaluated again."""
+    want = {"n_samples": n_samples, "seed": kw.get("seed", 0), "kid_subsets": kw.get("kid_subsets", 100),
+            "kid_subset_size": kw.get("kid_subset_size", 1000), "pr_k": kw.get("pr_k", 3), "dc_k": kw.get("dc_k", 5)}
+    if extractor is None and not set(kw) - set(want) - {"cache_dir"}:
+        try:
+            old = json.loads((run / "eval_images_classifier.json").read_text(encoding="utf-8"))
+            step = int(torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)["step"])
+            if {k: old[k] for k in want} == want and old["step"] == step:
+                return old
+        except (OSError, ValueError, KeyError):
+            pass
+    return evaluate_run(run, n_samples, extractor, **kw)
+
+
+def table_markdown(records) -> str:
+    """One row per run, sorted by FID (failed runs last): FID, KID (×10³, mean and std over subsets), IS, precision,
+    recall, density, coverage, and the stacked mode count where present."""
+    ok = sorted((r for r in records if "failed" not in r), key=lambda r: r["frechet_inception_distance"])
+    stacked = any("modes" in r for r in ok)
+    head = ["variant", *(c[0] for c in TABLE_COLUMNS)] + (["modes (of 1000)", "KL"] if stacked else [])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in ok:
+        cells = [r["variant"]]
+        for _, key, digits in TABLE_COLUMNS:
+            v = r[key] * (1e3 if key.startswith("kernel") else 1)
+            cells.append(f"{v:.{digits}f}")
+        if stacked:
+            cells += [str(r.get("modes", "—")), f"{r['modes_kl']:.2f}" if "modes_kl" in r else "—"]
+        lines.append("| " + " | ".join(cells) + " |")
+    for r in records:
+        if "failed" in r:
+            lines.append("| " + " | ".join([r["variant"]] + ["failed"] * (len(head) - 1)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def sample_figure(records, path, per_row: int = 16) -> None:
+    """One row of `per_row` final samples (RUN/samples.npy, the fixed plotting noise) per run, in table order."""
+    from matplotlib.figure import Figure
+
+    ok = sorted((r for r in records if "failed" not in r), key=lambda r: r["frechet_inception_distance"])
+    fig = Figure(figsize=(per_row * 0.6, len(ok) * 0.66 + 0.2))
+    for i, r in enumerate(ok):
+        x = np.load(Path(r["run"]) / "samples.npy")[:per_row]               # (n, C, H, W) in [−1, 1]
+        img = (np.concatenate(list(x), axis=-1).transpose(1, 2, 0) + 1) / 2
+        ax = fig.add_subplot(len(ok), 1, i + 1)
+        ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
+        ax.set_axis_off()
+        ax.set_title(f"{r['variant']}  FID {r['frechet_inception_distance']:.1f}", fontsize=7, loc="left", pad=1)
+    fig.tight_layout(pad=0.2, h_pad=0.3)
+    fig.savefig(path, dpi=100)

@@ -115,3 +115,23 @@ def test_cli_eval_of_an_image_run(run_dir, cache, tmp_path, monkeypatch, capsys)
     with pytest.raises(SystemExit):
         main(["eval", str(run_dir), "--n-samples", "10"])
     assert "below the KID subset size" in capsys.readouterr().err
+
+
+def test_evaluate_folder_table_and_figure(run_dir, cache, tmp_path):
+    folder = tmp_path / "cmp"
+    shutil.copytree(run_dir, folder / "kl-nonsaturating-s0")
+    failed = folder / "pearson-saturating-s0"
+    shutil.copytree(run_dir, failed)
+    (failed / "summary.json").unlink()                       # as a run stopped on a non-finite loss leaves it
+    recs = image_eval.evaluate_folder(folder, 1000, cache_dir=cache, kid_subsets=5)
+    assert [r["variant"] for r in recs] == ["kl-nonsaturating", "pearson-saturating"]
+    assert "failed" in recs[1] and recs[0]["kid_subsets"] == 5
+    # a second pass reuses the JSON written for the same step and settings (same numbers, nothing recomputed)
+    again = image_eval.evaluate_folder(folder, 1000, cache_dir=cache, kid_subsets=5)
+    assert again[0]["frechet_inception_distance"] == recs[0]["frechet_inception_distance"]
+    table = image_eval.table_markdown(recs)
+    row = next(line for line in table.splitlines() if line.startswith("| kl-nonsaturating"))
+    assert f"{recs[0]['frechet_inception_distance']:.2f}" in row
+    assert "| pearson-saturating | failed |" in table
+    image_eval.sample_figure(recs, tmp_path / "grid.png")
+    assert (tmp_path / "grid.png").stat().st_size > 1000
