@@ -49,9 +49,14 @@ def run_dir(idx_dir, tmp_path_factory):
     return out
 
 
-def test_a_perfect_and_a_collapsed_generator_score_as_they_should(idx_dir, tmp_path):
+@pytest.fixture(scope="module")
+def bars(idx_dir, cache):
     ds = data.get("idx", idx_dir)
-    clf = classifier_for(ds.images, ds.labels, "bars", tmp_path)
+    return ds, classifier_for(ds.images, ds.labels, "bars", cache)
+
+
+def test_a_perfect_and_a_collapsed_generator_score_as_they_should(bars, tmp_path):
+    ds, clf = bars
     assert clf.accuracy > 0.95                                  # 3 easy classes, held-out 10 %
 
     def perfect(n, seed):                                       # fresh real images: the ideal generator
@@ -72,6 +77,21 @@ def test_a_perfect_and_a_collapsed_generator_score_as_they_should(idx_dir, tmp_p
     assert bad["inception_score_mean"] == pytest.approx(1.0, abs=1e-6)   # one image: p(y|x) = p(y)
     assert good["inception_score_mean"] == pytest.approx(good["real_inception_score_mean"], rel=0.1)
     assert good["extractor"]["name"] == "classifier" and good["extractor"]["heldout_accuracy"] == clf.accuracy
+
+
+def test_stacked_features_label_the_modes_as_the_data_does(bars):
+    """Per-channel features concatenated; class probabilities multiplied with class index Σ y_i K^i, the label of
+    StackedImages: the arg max recovers the stacked label as often as the base classifier is right on all k."""
+    from gan.features import StackedFeatures
+
+    ds, clf = bars
+    st = StackedFeatures(clf, 3)
+    x, y = data.StackedImages(ds, 3).sample_labelled(300, generator=torch.Generator().manual_seed(0))
+    probs = st.class_probs(x)
+    assert probs.shape == (300, 27) and torch.allclose(probs.sum(1), torch.ones(300, dtype=probs.dtype))
+    assert (probs.argmax(1) == y).double().mean() > 0.9
+    assert st(x).shape == (300, 3 * 128)
+    torch.testing.assert_close(st(x)[:, 128:256], clf(x[:, 1:2]))
 
 
 def test_evaluate_run_writes_strict_json_caches_and_is_relocatable(run_dir, cache, tmp_path):
