@@ -259,10 +259,12 @@ def table_markdown(records) -> str:
 
 
 def sample_figure(records, path, per_row: int = 16) -> None:
-    """One row of `per_row` final samples (RUN/samples.npy, the fixed plotting noise) per run, in table order."""
+    """One row of `per_row` final samples (RUN/samples.npy, the fixed plotting noise) per run, in table order
+    (records without a run folder, such as a real-data reference row, are left out)."""
     from matplotlib.figure import Figure
 
-    ok = sorted((r for r in records if "failed" not in r), key=lambda r: r["frechet_inception_distance"])
+    ok = sorted((r for r in records if "failed" not in r and r.get("run")),
+                key=lambda r: r["frechet_inception_distance"])
     fig = Figure(figsize=(per_row * 0.6, len(ok) * 0.66 + 0.2))
     for i, r in enumerate(ok):
         x = np.load(Path(r["run"]) / "samples.npy")[:per_row]               # (n, C, H, W) in [−1, 1]
