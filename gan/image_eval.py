@@ -199,10 +199,12 @@ def evaluate_run(run_dir, n_samples: int = DEFAULT_N, extractor=None, *, seed: i
 
 # ---------------------------------------------------------------- a comparison folder → one table and one figure
 
-TABLE_COLUMNS = (("FID", "frechet_inception_distance", 2), ("KID ×10³", "kernel_inception_distance_mean", 2),
-                 ("KID std ×10³", "kernel_inception_distance_std", 2), ("IS", "inception_score_mean", 2),
-                 ("precision", "precision", 3), ("recall", "recall", 3), ("density", "density", 3),
-                 ("coverage", "coverage", 3))
+# (header, key, format): KID keeps 4 significant digits, its scale follows the features' (Inception's KID is
+# ~1e-2, a classifier's unnormalised ReLU features give ~10)
+TABLE_COLUMNS = (("FID", "frechet_inception_distance", ".2f"), ("KID", "kernel_inception_distance_mean", ".4g"),
+                 ("KID std", "kernel_inception_distance_std", ".4g"), ("IS", "inception_score_mean", ".2f"),
+                 ("precision", "precision", ".3f"), ("recall", "recall", ".3f"), ("density", "density", ".3f"),
+                 ("coverage", "coverage", ".3f"))
 
 
 def evaluate_folder(folder, n_samples: int = DEFAULT_N, extractor=None, **kw) -> list[dict]:
@@ -214,7 +216,7 @@ def evaluate_folder(folder, n_samples: int = DEFAULT_N, extractor=None, **kw) ->
         rec = {"variant": run.name.rsplit("-s", 1)[0], "divergence": cfg["divergence"],
                "generator_loss": cfg["generator_loss"], "seed": cfg["seed"], "run": str(run)}
         if not (run / "summary.json").is_file() or not (run / "checkpoint.pt").is_file():
-            rec["failed"] = "no summary.json (stopped on a non-finite loss)"
+            rec["failed"] = "no summary.json (unfinished, or stopped on a non-finite loss)"
         else:
             rec.update({k: v for k, v in _reuse_or_evaluate(run, n_samples, extractor, kw).items() if k != "run"})
         records.append(rec)
@@ -238,7 +240,7 @@ def _reuse_or_evaluate(run: Path, n_samples, extractor, kw) -> dict:
 
 
 def table_markdown(records) -> str:
-    """One row per run, sorted by FID (failed runs last): FID, KID (×10³, mean and std over subsets), IS, precision,
+    """One row per run, sorted by FID (failed runs last): FID, KID (mean and std over subsets), IS, precision,
     recall, density, coverage, and the stacked mode count where present."""
     ok = sorted((r for r in records if "failed" not in r), key=lambda r: r["frechet_inception_distance"])
     stacked = any("modes" in r for r in ok)
@@ -246,9 +248,8 @@ def table_markdown(records) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in ok:
         cells = [r["variant"]]
-        for _, key, digits in TABLE_COLUMNS:
-            v = r[key] * (1e3 if key.startswith("kernel") else 1)
-            cells.append(f"{v:.{digits}f}")
+        for _, key, fmt in TABLE_COLUMNS:
+            cells.append(format(r[key], fmt) if key in r else "—")
         if stacked:
             cells += [str(r.get("modes", "—")), f"{r['modes_kl']:.2f}" if "modes_kl" in r else "—"]
         lines.append("| " + " | ".join(cells) + " |")
