@@ -86,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="stacked data: epochs of the mode classifier trained on the base images (cached in RUN)")
     e.add_argument("--classifier-images", type=int, default=None,
                    help="stacked data: train the mode classifier on the first N base images (default all)")
+    e.add_argument("--n-samples", type=int, default=None,
+                   help="images: generated and real images for IS/FID/KID/PR/DC (default 10000; on stacked data "
+                        "giving it adds these metrics to the mode count); written to RUN/eval_images_<extractor>.json")
+    e.add_argument("--inception-weights", default=None, metavar="PATH",
+                   help="images: Inception-v3 weights (pytorch-fid/torch-fidelity .pth state dict or StyleGAN/"
+                        "clean-fid TorchScript .pt) instead of the classifier trained on the data set")
     from .plot_cli import add_plot_parser
 
     add_plot_parser(sub)
@@ -227,12 +233,23 @@ def _run(parser, args) -> int:
         if args.n is not None and args.n < 1:
             parser.error(f"--n must be ≥ 1, got {args.n}")
         tr = _load_run(parser, args.run, args.device)
-        if isinstance(tr.data, StackedImages):
+        stacked = isinstance(tr.data, StackedImages)
+        if (len(tuple(tr.data.shape)) == 3 and not stacked) or (stacked and (
+                args.n_samples is not None or args.inception_weights is not None)):
+            from .image_eval import DEFAULT_N, evaluate_run
+
+            if args.n_samples is not None and args.n_samples < 2:
+                parser.error(f"--n-samples must be ≥ 2, got {args.n_samples}")
+            r = evaluate_run(args.run, args.n_samples or DEFAULT_N, args.inception_weights, seed=args.seed,
+                             classifier_epochs=args.classifier_epochs, classifier_images=args.classifier_images)
+            print(run_folder.dumps(r))
+            return 0
+        if stacked:
             print(run_folder.dumps(_stacked_eval(tr, args)))
             return 0
         if not hasattr(tr.data, "means"):
-            parser.fail("eval supports mixture data (ring8, grid25) and stacked images; for other images use "
-                         "gan.metrics.fid/kid")
+            parser.fail("eval supports mixture data (ring8, grid25) and images; this run's data have neither "
+                        "modes nor an image shape")
         m = mode_metrics(tr.generate(n=args.n or 2500, seed=args.seed), tr.data.means, tr.data.std)
         print(run_folder.dumps({k: m[k] for k in ("modes", "hq_fraction", "reverse_kl", "n")}))
         return 0

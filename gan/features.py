@@ -1,23 +1,31 @@
-"""Feature extractors for FID/KID: a small classifier trained on the dataset itself, or local Inception weights.
+"""Feature extractors for the image metrics: a small classifier trained on the data set itself, or Inception-v3.
+
+An *extractor* is any callable images (B, C, H, W) in [−1, 1] → (B, d) features; if it also has
+`class_probs(images)` → (B, K) probabilities the Inception Score is computed from them, and `describe()` → a
+JSON-able dict names it in result files.
 
 No FID library ships Inception weights and this project cannot download them, so the default extractor is a
-small CNN classifier trained on the real data's labels (Fashion-MNIST, digits, any `ImageData` with labels);
-features are its penultimate layer (d = 128). FID/KID values from it compare runs *within this tool* only;
-they are not comparable with published Inception-FID numbers.
+small CNN classifier trained on the real data's labels (`classifier_for`: Fashion-MNIST, digits, any labelled
+`ImageData`; cached per data set with its held-out accuracy); features are its penultimate layer (d = 128), class
+probabilities its softmax. On stacked data (k images on k channels) the base set's classifier is applied per
+channel: features concatenated (k·128), class probabilities the product over channels (K^k classes, the modes).
+These numbers compare runs *within this tool* only (the advice of the FID authors for MNIST-like data: a network
+trained on the data); they are not comparable with published Inception-FID numbers.
 
-`inception_extractor(path)` loads a local TorchScript Inception file (e.g. the one StyleGAN2-ADA/clean-fid
-distribute as `inception-2015-12-05.pt`, called as `model(x, return_features=True)` on uint8-range images at
-299×299) → 2048-d pool features. Tested with a stand-in TorchScript module of the same calling convention, not
-with the real weights (none on this machine). The file is TorchScript, so it is loaded with `torch.jit.load`
-(deprecated in recent torch for new code; its DeprecationWarning is silenced here since no other format exists).
+`inception_extractor(path)` (`gan.inception`) loads Inception-v3 from a local pytorch-fid/torch-fidelity
+state dict or a StyleGAN/clean-fid TorchScript file with the reference preprocessing.
 """
 from __future__ import annotations
 
-import warnings
+import hashlib
+import io
+import os
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from .inception import InceptionFeatures, inception_extractor  # noqa: F401  (re-exported)
 
 
 class SmallClassifier(nn.Module):
@@ -63,32 +71,98 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int = 3
     return model, acc
 
 
-def classifier_extractor(model: SmallClassifier):
-    """Callable images → (B, 128) penultimate features, no grad."""
+class ClassifierFeatures:
+    """Extractor from a trained `SmallClassifier`: images → (B, 128) penultimate features (float32), no grad;
+    `class_probs(images)` → (B, n_classes) softmax (float64). `accuracy`: held-out accuracy when known."""
+
+    name = "classifier"
+
+    def __init__(self, model: SmallClassifier, accuracy: float | None = None, data: str | None = None):
+        self.model, self.accuracy, self.data = model.eval(), accuracy, data
+        buf = io.BytesIO()
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, buf)
+        self.sha256 = hashlib.sha256(buf.getvalue()).hexdigest()
 
     @torch.no_grad()
-    def extract(x):
-        return model.features(torch.as_tensor(x, dtype=torch.float32))
-
-    return extract
-
-
-def inception_extractor(path, device="cpu"):
-    """Local TorchScript Inception (see module docstring). Images in [−1, 1], 1 or 3 channels, any size."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Inception weights not found: {path}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        model = torch.jit.load(str(path), map_location=device).eval()
+    def __call__(self, x) -> torch.Tensor:
+        return self.model.features(torch.as_tensor(x, dtype=torch.float32))
 
     @torch.no_grad()
-    def extract(x):
-        x = torch.as_tensor(x, dtype=torch.float32, device=device)
-        if x.shape[1] == 1:
-            x = x.repeat(1, 3, 1, 1)
-        x = ((x + 1) * 127.5).clamp(0, 255)
-        x = nn.functional.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
-        return model(x, return_features=True)
+    def class_probs(self, x) -> torch.Tensor:
+        return torch.softmax(self.model(torch.as_tensor(x, dtype=torch.float32)).double(), dim=1)
 
-    return extract
+    def describe(self) -> dict:
+        return {"name": self.name, "data": self.data, "heldout_accuracy": self.accuracy, "sha256": self.sha256,
+                "features": 128}
+
+
+class StackedFeatures:
+    """A single-channel extractor applied to each of the k channels of (B, k, H, W) images: features
+    concatenated (B, k·d); class probabilities the outer product over channels, (B, K^k), class index Σ_i y_i K^i
+    (the label of `gan.data.StackedImages`)."""
+
+    def __init__(self, base: ClassifierFeatures, k: int = 3):
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive int; got {k!r}")
+        self.base, self.k, self.name = base, k, f"stacked{k}-{base.name}"
+        self.sha256 = base.sha256
+
+    def _split(self, x):
+        x = torch.as_tensor(x, dtype=torch.float32)
+        if x.dim() != 4 or x.shape[1] != self.k:
+            raise ValueError(f"images must be (B, {self.k}, H, W); got shape {tuple(x.shape)}")
+        return [x[:, c:c + 1] for c in range(self.k)]
+
+    def __call__(self, x) -> torch.Tensor:
+        return torch.cat([self.base(c) for c in self._split(x)], 1)
+
+    def class_probs(self, x) -> torch.Tensor:
+        out = None
+        for c in self._split(x):                       # channel i contributes digit i (weight K^i)
+            p = self.base.class_probs(c)
+            out = p if out is None else (p[:, :, None] * out[:, None, :]).reshape(len(p), -1)
+        return out
+
+    def describe(self) -> dict:
+        return {**self.base.describe(), "name": self.name, "channels": self.k, "features": 128 * self.k}
+
+
+def classifier_extractor(model: SmallClassifier) -> ClassifierFeatures:
+    """Callable images → (B, 128) penultimate features, no grad (a `ClassifierFeatures`)."""
+    return ClassifierFeatures(model)
+
+
+def cache_dir() -> Path:
+    """Where trained classifiers and real-feature caches live: $DIVKIT_CACHE, else ~/.cache/divkit."""
+    return Path(os.environ.get("DIVKIT_CACHE") or Path.home() / ".cache" / "divkit")
+
+
+def classifier_for(images: torch.Tensor, labels: torch.Tensor, key: str, cache: Path | None = None,
+                   epochs: int = 3, max_images: int | None = None, seed: int = 0) -> ClassifierFeatures:
+    """The default extractor of a single-channel labelled image set, trained once and cached as
+    `cache/classifier-<key>.pt` (key: names the data set, e.g. "fashion_mnist-28"). It trains on the first 90 % of
+    the images (at most `max_images`) and reports its accuracy on the last 10 %, which it never sees."""
+    if labels is None:
+        raise ValueError(f"data set {key!r} has no labels: the default feature extractor is a classifier trained "
+                         "on them (pass Inception weights instead)")
+    cache = Path(cache) if cache is not None else cache_dir()
+    path = cache / f"classifier-{key}-e{epochs}-n{max_images or 'all'}-s{seed}.pt"
+    n_test = max(1, len(images) // 10)
+    if path.is_file():
+        saved = torch.load(path, weights_only=True)
+        model = SmallClassifier(images.shape[1], int(saved["n_classes"]))
+        model.load_state_dict(saved["state"])
+        return ClassifierFeatures(model, float(saved["accuracy"]), key)
+    train_x, train_y = images[:-n_test], labels[:-n_test]
+    if max_images is not None:
+        train_x, train_y = train_x[:max_images], train_y[:max_images]
+    model, _ = train_classifier(train_x, train_y, epochs=epochs, seed=seed)
+    with torch.no_grad():
+        test_x, test_y = images[-n_test:], labels[-n_test:]
+        acc = sum(int((model(test_x[i:i + 1000]).argmax(1) == test_y[i:i + 1000]).sum())
+                  for i in range(0, n_test, 1000)) / n_test
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    torch.save({"state": model.state_dict(), "accuracy": acc, "n_classes": model.head.out_features}, tmp)
+    os.replace(tmp, path)
+    return ClassifierFeatures(model, acc, key)

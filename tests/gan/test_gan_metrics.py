@@ -64,8 +64,10 @@ def test_kid_matches_brute_force():
     yy = sum(k(y[i], y[j]) for i in range(9) for j in range(9) if i != j) / (9 * 8)
     xy = sum(k(x[i], y[j]) for i in range(7) for j in range(9)) / (7 * 9)
     assert metrics.mmd2_unbiased(x, y) == pytest.approx(xx + yy - 2 * xy, rel=1e-12)
-    r = metrics.kid_from_features(x, y[:7], subsets=1, subset_size=100)  # one subset = all samples, permuted
-    assert r["kid"] == pytest.approx(metrics.mmd2_unbiased(x, y[:7]), rel=1e-12)
+    r = metrics.kid_from_features(x, y[:7], subsets=1, subset_size=7)  # one subset = all samples, permuted
+    assert r["kernel_inception_distance_mean"] == pytest.approx(metrics.mmd2_unbiased(x, y[:7]), rel=1e-12)
+    with pytest.raises(ValueError, match="subset_size 100 is larger than the number of samples"):
+        metrics.kid_from_features(x, y, subsets=1, subset_size=100)  # regression: it silently shrank to 7
 
 
 def test_fid_kid_with_injected_extractor():
@@ -80,7 +82,9 @@ def test_fid_kid_with_injected_extractor():
     f = metrics.fid(a, b, mean_pixel, batch_size=128)
     # Means differ by 1, variances equal (1/16 each): FID ≈ 1; sampling error of the means ~ 2·0.25/√300.
     assert f == pytest.approx(1.0, abs=0.1)
-    assert metrics.kid(a, a, mean_pixel, subsets=3, subset_size=100)["kid"] < metrics.kid(a, b, mean_pixel, subsets=3, subset_size=100)["kid"]
+    key = "kernel_inception_distance_mean"
+    assert metrics.kid(a, a, mean_pixel, subsets=3, subset_size=100)[key] < \
+        metrics.kid(a, b, mean_pixel, subsets=3, subset_size=100)[key]
 
 
 def test_small_classifier_learns_and_gives_features():
@@ -100,16 +104,18 @@ def test_small_classifier_learns_and_gives_features():
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 def test_inception_extractor_loads_a_torchscript_file_with_the_clean_fid_calling_convention(tmp_path):
-    """No Inception weights here: a stand-in TorchScript module with the same call, model(x, return_features=True),
-    records what the loader feeds it (3 channels, 299×299, uint8 range) and returns 2048-d features."""
+    """A stand-in TorchScript module with StyleGAN's call, model(x, return_features=True), records what the loader
+    feeds it: uint8 values of 3 channels at the images' own size (the network resizes), 2048-d features back."""
     import torch
     from torch import nn
 
     from gan.features import inception_extractor
 
     class StandIn(nn.Module):
-        def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
+        def forward(self, x: torch.Tensor, return_features: bool = False,
+                    no_output_bias: bool = False) -> torch.Tensor:
             assert return_features
+            x = x.to(torch.float32)
             stats = torch.stack([x.amin(dim=(1, 2, 3)), x.amax(dim=(1, 2, 3)),
                                  torch.full_like(x[:, 0, 0, 0], float(x.shape[1] * 1000 + x.shape[2]))], 1)
             return torch.cat([stats, torch.zeros(x.shape[0], 2045)], 1)
@@ -121,6 +127,6 @@ def test_inception_extractor_loads_a_torchscript_file_with_the_clean_fid_calling
     feats = extract(imgs)
     assert feats.shape == (4, 2048)
     assert torch.allclose(feats[:, 0], torch.zeros(4)) and torch.allclose(feats[:, 1], torch.full((4,), 255.0))
-    assert (feats[:, 2] == 3 * 1000 + 299).all()  # 1 channel repeated to 3, resized to 299×299
+    assert (feats[:, 2] == 3 * 1000 + 28).all()  # 1 channel repeated to 3, native 28 rows: no resize before the net
     with pytest.raises(FileNotFoundError, match="Inception weights not found"):
         inception_extractor(tmp_path / "missing.pt")
