@@ -24,8 +24,8 @@ hand-built Rule defaults to linear=False (the step loop is always correct).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ For the GAN generator f(u) = u log u - (u+1) log(u+1): saturating = 2 dJS/dmu ->
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
-from scipy import integrate, special
+from scipy import integrate
 
 LOG2 = math.log(2.0)
 _SQ2PI = math.sqrt(2 * math.pi)
@@ -102,9 +102,10 @@ def js_asymptotic(mu):
 
 
 # --------------------------------------------------------------------- every divkit f-divergence
-@lru_cache(maxsize=None)
+@cache
 def _f2_mpmath(name):
     import sympy as sp
+
     from divkit import symbolic
 
     u = sp.Symbol("u", positive=True)
@@ -142,6 +143,7 @@ def generator_gradient_log10(divergence, mu, objective="saturating", dps=30):
         return np.log10(np.exp(-mus ** 2 / 8) / _SQ2PI)
     if name.startswith("alpha("):
         import sympy as sp
+
         from divkit import symbolic
 
         u = sp.Symbol("u", positive=True)
@@ -217,8 +219,8 @@ def frozen_generator_experiment(budgets=(20, 200), critic_iters=1500, record_eve
         "critic_acc/b" (n_rec,) accuracy of D on a fresh batch.
     """
     import torch
-    from torch import nn
     import torch.nn.functional as F
+    from torch import nn
 
     g = torch.Generator(device="cpu").manual_seed(seed)
     angles = torch.arange(8) * (2 * math.pi / 8)

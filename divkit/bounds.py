@@ -515,7 +515,7 @@ def smile(scores, clip=5.0, joint_mask=None):
 
 
 for _f in (dv, nwj, infonce, js, js_shifted, tuba, smile):
-    _f.__doc__ += "\n    " + _SHAPES + "\n"
+    _f.__doc__ = (_f.__doc__ or "") + "\n    " + _SHAPES + "\n"  # None under python -OO
 del _f
 
 

@@ -72,12 +72,10 @@ import torch
 import torch.distributions as td
 
 from . import numeric
-from .catalog import get
-from ._array import ops
 from ._stable import g1p, ratio_log
+from .catalog import get
 from .fdiv import FDivergence
-from .validation import check_event_shapes, check_finite, check_positive, check_probability_vector, \
-    check_same_world
+from .validation import check_event_shapes, check_finite, check_positive, check_probability_vector, check_same_world
 
 __all__ = ["divergence", "register_closed_form", "NoClosedFormError", "NumericFallbackWarning", "lookup_closed_form",
            "explain", "METHODS"]
@@ -178,7 +176,7 @@ def _registry_key(div: FDivergence) -> str | None:
         return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _dispatch(key, type_p, type_q):
     """Most specific registered (type_p', type_q') for key, by MRO distance (torch's _dispatch_kl)."""
     for k in ((key, ANY) if key is not None else (ANY,)):

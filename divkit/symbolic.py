@@ -407,7 +407,7 @@ class Branch:
     lo_closed: bool
     hi_closed: bool
     expr: sp.Expr | None  # None: no closed-form inverse of f', evaluated numerically on `piece`
-    piece: "Piece | None" = None
+    piece: Piece | None = None
 
     def condition(self) -> str:
         lo, hi = self.lo, self.hi
@@ -1025,7 +1025,7 @@ def _main(argv=None) -> int:
     if args.generator:
         der = derive(parse_generator(args.generator))
         print(f"f(u)   = {_txt(der.f)}")
-        print(f"f'(u)  = " + "; ".join(_txt(p.fp) for p in der.pieces))
+        print("f'(u)  = " + "; ".join(_txt(p.fp) for p in der.pieces))
         print(f"f*(t)  = {conjugate_text(der)}")
         print(f"dom f* = {domain_text(der)}")
         print(f"f'(1)  = {_txt(der.threshold)},  f(1) = {_txt(der.f_at_one)}")

@@ -8,11 +8,9 @@ failure while training (a non-finite loss naming the step and the loss, a full d
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
-
 
 from . import run_folder
 from .config import TrainConfig, add_config_flags, config_from_args, to_toml

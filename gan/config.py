@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-
 OPTIMISER_DEFAULTS = {"lr_d": 1e-4, "lr_g": 1e-4, "betas_d": (0.5, 0.999), "betas_g": (0.5, 0.999), "n_critic": 1}
 
 
@@ -95,7 +94,7 @@ class TrainConfig:
     began_gamma: float = 0.5              # BEGAN diversity ratio γ = E L(G(z)) / E L(x) (divergence began)
     began_lambda_k: float = 0.001         # BEGAN learning rate λ_k of the equilibrium term k_t
 
-    def resolve_optimiser(self) -> "TrainConfig":
+    def resolve_optimiser(self) -> TrainConfig:
         """Fill lr_g, lr_d, betas_g, betas_d, n_critic left at None: from `preset` if one is named, else the
         defaults (1e-4, 1e-4, (0.5, 0.999), (0.5, 0.999), 1). Values given explicitly always win. Idempotent."""
         from .stabilisers.ttur import get_preset
@@ -109,7 +108,7 @@ class TrainConfig:
                 setattr(self, k, p[k])
         return self
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Resolve the optimiser fields, then raise ValueError naming the field for any bad value; returns self."""
         from . import data as data_mod
         from . import losses
@@ -191,7 +190,7 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         """TrainConfig from a dict of fields; an unknown key raises ConfigKeyError naming the closest field."""
         known = [f.name for f in fields(cls)]
         bad = sorted(set(d) - set(known))
@@ -352,7 +351,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, type=str, default=None, help=h)
 
 
-def to_toml(config: "TrainConfig") -> str:
+def to_toml(config: TrainConfig) -> str:
     """The config as a flat TOML file that `--config` reads back (fields left at None are omitted: unset)."""
     lines = ["# resolved TrainConfig (python -m gan train --print-config)"]
     for k, v in config.to_dict().items():

@@ -134,7 +134,7 @@ class StackedImages:
     modes. The label of a sample is Σ_i y_i·K^i (channel i's class y_i, K = base.num_classes), so
     `num_classes` = K^k. Sampling draws k·n indices at once: channel i of sample j is image idx[i·n + j]."""
 
-    def __init__(self, base: "ImageData", k: int = 3):
+    def __init__(self, base: ImageData, k: int = 3):
         if not isinstance(base, ImageData) or base.shape[0] != 1:
             raise ValueError(f"base must be single-channel ImageData; got {getattr(base, 'shape', type(base))}")
         if base.labels is None:
@@ -382,7 +382,7 @@ def _check_sizes(files, path) -> None:
                              f"{f.name}: {wh[0]}×{wh[1]}); pass --image-size (image_size=) to resize them all")
 
 
-def image_folder(path, size: int | None = None, channels: int | None = None) -> "ImageData":
+def image_folder(path, size: int | None = None, channels: int | None = None) -> ImageData:
     """A folder of png/jpg/jpeg/webp/bmp images read with Pillow → `ImageData` (N, C, H, W) in [−1, 1].
 
     Layout (`folder_layout`): flat, or one sub-folder per class (labels 0…K−1 in sorted folder-name order,
@@ -402,7 +402,7 @@ def image_folder(path, size: int | None = None, channels: int | None = None) -> 
     return ds
 
 
-def with_channels(ds: "ImageData", channels: int | None) -> "ImageData":
+def with_channels(ds: ImageData, channels: int | None) -> ImageData:
     """`ds` with `channels` channels: 1 → 3 replicates, 3 → 1 takes the luminance 0.299 R + 0.587 G + 0.114 B;
     None or the same count returns `ds` itself."""
     _check_channels(channels)

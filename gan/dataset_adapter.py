@@ -21,8 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
-from torch.utils.data import default_collate
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from . import data as data_mod
 
@@ -66,7 +65,7 @@ class ImageFolderDataset(Dataset):
 class _Rows(Sampler):
     """Batches of the stream: n consecutive indices each, of which rows lo:hi are yielded (read)."""
 
-    def __init__(self, stream: "_Stream", n: int, lo: int, hi: int):
+    def __init__(self, stream: _Stream, n: int, lo: int, hi: int):
         self.stream, self.n, self.lo, self.hi = stream, n, lo, hi
 
     def __iter__(self):

@@ -23,7 +23,6 @@ import hashlib
 import warnings
 import zipfile
 from pathlib import Path
-from typing import List
 
 import torch
 import torch.nn.functional as F
@@ -41,7 +40,7 @@ def _tf1_axis(n_in: int, n_out: int, like: torch.Tensor):
     return lo, (lo + 1).clamp(max=n_in - 1), (src - lo.to(torch.float32)).to(like.dtype)
 
 
-def tf1_resize_bilinear(x: torch.Tensor, size: List[int]) -> torch.Tensor:
+def tf1_resize_bilinear(x: torch.Tensor, size: list[int]) -> torch.Tensor:
     """TensorFlow 1 `tf.image.resize_bilinear(x, size, align_corners=False)` (half_pixel_centers=False) of
     (B, C, H, W) floats: output pixel (i, j) samples the input at (i·H/h, j·W/w) (float32 coordinates), bilinear
     between the floor and floor + 1 (clamped to the last row/column), rows interpolated first."""

@@ -27,7 +27,7 @@ the f-GAN ones inherit that from divkit's fused terms; the baselines are polynom
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -19,9 +19,17 @@ import math
 
 import numpy as np
 
-from .image_metrics import _np  # noqa: F401  (re-used by callers of gan.metrics)
-from .image_metrics import (density_coverage, fid_from_features, frechet_distance, inception_score,  # noqa: F401
-                            kid_from_features, mmd2_unbiased, polynomial_kernel, precision_recall)
+from .image_metrics import (  # noqa: F401
+    _np,  # noqa: F401  (re-used by callers of gan.metrics)
+    density_coverage,
+    fid_from_features,
+    frechet_distance,
+    inception_score,
+    kid_from_features,
+    mmd2_unbiased,
+    polynomial_kernel,
+    precision_recall,
+)
 
 
 def mode_metrics(samples, means, std: float) -> dict:

@@ -104,8 +104,9 @@ def curves_figure(groups: list, metrics: list, step_label: str = "generator step
 
 def save_figure(fig, stem) -> list:
     """Write `fig` as STEM.pdf and STEM.png in the shared style; returns the paths."""
-    import matplotlib
     from pathlib import Path
+
+    import matplotlib
 
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)

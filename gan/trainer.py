@@ -37,29 +37,36 @@ import json
 import math
 import os
 import random
+import sys
 import time
 from pathlib import Path
-
-import sys
 
 import numpy as np
 import torch
 
 from . import checkpoint as ckpt_mod
-from . import grad_sync
 from . import data as data_mod
 from . import distributed as dist_mod
+from . import grad_sync, run_folder
 from . import losses as losses_mod
 from . import resume as resume_mod
-from . import run_folder
 from .config import TrainConfig
 from .layers.conditioning import one_hot
 from .layers.spectral_norm import power_iteration_, spectral_norm_modules
 from .metrics import mode_metrics
 from .models.build import build_models
 from .run_tools import RunTools
-from .stabilisers import (GeneratorEMA, MINERegulariser, add_instance_noise, linear_anneal, r1_penalty, r2_penalty,
-                          smoothed_p_term, unrolled_generator_loss, wgan_gp_penalty)
+from .stabilisers import (
+    GeneratorEMA,
+    MINERegulariser,
+    add_instance_noise,
+    linear_anneal,
+    r1_penalty,
+    r2_penalty,
+    smoothed_p_term,
+    unrolled_generator_loss,
+    wgan_gp_penalty,
+)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -128,7 +135,7 @@ class Trainer:
             raise
 
     @classmethod
-    def from_run(cls, run, device: str | None = None, dataset=None) -> "Trainer":
+    def from_run(cls, run, device: str | None = None, dataset=None) -> Trainer:
         """The trained run in folder `run` (wherever it lies now: the config comes from its checkpoint and `out`
         is set to `run`), opened for `generate` and metrics without writing to or locking the folder.
         `device`: default the run's own, or the CPU when that was CUDA and none is visible here."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 import divkit
-from analysis import fits, saturation as S
+from analysis import fits
+from analysis import saturation as S
 
 from ._draw import grid, unicode_log_ticks, wrap
 from .style import DEFAULT_WIDTH, new_figure
-
 
 NAMES = {"kl": "KL(P‖Q)", "reverse_kl": "reverse KL, KL(Q‖P)", "pearson": "Pearson χ²", "neyman": "Neyman χ²",
          "squared_hellinger": "squared Hellinger", "js": "Jensen–Shannon", "gan": "GAN (2 JS − log 4)",

@@ -9,13 +9,29 @@ and the correlated-Gaussian benchmark with known MI.
 The bounds themselves are pure functions of a score matrix in `divkit.bounds`. See docs/mi.md.
 """
 from .critics import CRITICS, ConcatCritic, SeparableCritic, make_critic, mlp
-from .estimate import (BiasWarning, ConvergenceWarning, DivergedWarning, DivergenceResult, MIResult, OverfitWarning, estimate,
-                       estimate_divergence, fit)
+from .estimate import (
+                       BiasWarning,
+                       ConvergenceWarning,
+                       DivergedWarning,
+                       DivergenceResult,
+                       MIResult,
+                       OverfitWarning,
+                       estimate,
+                       estimate_divergence,
+                       fit,
+)
 from .estimators import ESTIMATORS, MINE, BaselineEstimator, BoundEstimator, Estimator, EstimatorOutput, make_estimator
+from .gaussians import (
+                       STAIRCASE_MIS,
+                       OptimalCritic,
+                       correlated_gaussians,
+                       mi_to_rho,
+                       optimal_scores,
+                       rho_to_mi,
+                       staircase,
+)
 from .knn import ksg
 from .upper import GaussianConditional, KnownGaussianConditional, estimate_upper
-from .gaussians import (STAIRCASE_MIS, OptimalCritic, correlated_gaussians, mi_to_rho, optimal_scores, rho_to_mi,
-                        staircase)
 
 __all__ = ["CRITICS", "ConcatCritic", "SeparableCritic", "make_critic", "mlp", "DivergenceResult", "MIResult", "OverfitWarning",
            "BiasWarning", "ConvergenceWarning", "DivergedWarning",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 
-import torch
 from torch import nn
 
 __all__ = ["mlp", "SeparableCritic", "ConcatCritic", "make_critic", "CRITICS"]

@@ -30,8 +30,8 @@ import math
 import numbers
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -411,7 +411,7 @@ def estimate(x, y, estimator="smile", critic="separable", steps=2000, batch_size
     name = getattr(est, "name", str(estimator))
     hist, sel = _select(lambda i: step_fn(i), lambda: float(np.mean(batches(Xva, Yva, max_val_batches))),
                         [crit, est], steps, eval_every, patience, progress, f"mi[{name}]")
-    test_scores = []
+    test_scores: list = []
     test_vals = batches(Xte, Yte, keep=test_scores)
     value, stderr = _mean_se(test_vals)
     if not (math.isfinite(value) and math.isfinite(stderr)):

@@ -16,7 +16,9 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..catalog import alpha as _alpha, get as _get, names as _names
+from ..catalog import alpha as _alpha
+from ..catalog import get as _get
+from ..catalog import names as _names
 from ..fdiv import FDivergence, Interval
 
 __all__ = ["probability_vectors", "probability_pairs", "gaussian_pairs", "divergences", "alpha_values",

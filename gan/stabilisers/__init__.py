@@ -3,8 +3,16 @@ noise, one-sided label smoothing, the unrolled-GAN generator loss, the MINE regu
 See docs/stabilisers.md."""
 from .ema import GeneratorEMA
 from .mine_regulariser import MINERegulariser
-from .penalties import (SMOOTHABLE, add_instance_noise, gradient_squared_norm, linear_anneal, r1_penalty, r2_penalty,
-                        smoothed_p_term, wgan_gp_penalty)
+from .penalties import (
+                        SMOOTHABLE,
+                        add_instance_noise,
+                        gradient_squared_norm,
+                        linear_anneal,
+                        r1_penalty,
+                        r2_penalty,
+                        smoothed_p_term,
+                        wgan_gp_penalty,
+)
 from .ttur import PRESETS, OptimPreset, get_preset, make_optimizers
 from .unrolled import unrolled_critic_params, unrolled_generator_loss
 

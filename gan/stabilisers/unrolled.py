@@ -26,7 +26,7 @@ Cost: k + 1 critic forward/backward passes with a graph kept for double backprop
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -28,7 +28,6 @@ trainer-format checkpoint.pt, so `gan eval RUN` and `Trainer(cfg, resume=True)` 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -37,9 +36,9 @@ import numpy as np
 import torch
 
 from .. import checkpoint as ckpt_mod
-from .. import run_folder
 from .. import data as data_mod
 from .. import losses as losses_mod
+from .. import run_folder
 from ..config import TrainConfig
 from ..losses import FGANLoss, WGANLoss
 from ..metrics import mode_metrics

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..compare import run_variants, write_figure
+from ..compare import run_variants
 from ..config import TrainConfig
 from .presets import PACGAN_STEPS, pacgan_config
 

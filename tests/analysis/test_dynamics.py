@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import analysis
 from analysis import games, optim, spectral

@@ -17,13 +17,13 @@ import zlib
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.lines import Line2D
 from matplotlib.quiver import Quiver
 from matplotlib.text import Text
 
 from analysis import figures
 from analysis.__main__ import main
-from analysis.figures import dynamics, saturation_figs as SF
+from analysis.figures import dynamics
+from analysis.figures import saturation_figs as SF
 from analysis.figures.style import MIN_PT, WIDTHS
 
 SMALL = {  # reduced sizes for the figures that take minutes at full size

@@ -10,12 +10,18 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import divkit as dk
 from divkit.legendre import legendre_transform
-from divkit.testing import (brute_force_conjugate, check_fenchel_young, default_u_grid, discrete_divergence,
-                            probability_pairs, probability_vectors)
+from divkit.testing import (
+    brute_force_conjugate,
+    check_fenchel_young,
+    discrete_divergence,
+    probability_pairs,
+    probability_vectors,
+)
 
 ALPHAS = [-2.0, -0.5, 0.3, 0.5, 2.0, 3.5]
 DIVS = [dk.get(n) for n in dk.names()] + [dk.alpha(a) for a in ALPHAS]

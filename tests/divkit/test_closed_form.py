@@ -18,7 +18,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st_h
 from scipy import integrate
-from scipy.special import logsumexp
 from torch.distributions import Bernoulli, Categorical, MultivariateNormal, Normal
 
 import divkit as dk

@@ -1,7 +1,6 @@
 """The staircase benchmark: statistics, the CLI outputs (tiny run), and the published accuracy claims (slow)."""
 import json
 import math
-import os
 
 import numpy as np
 import pytest

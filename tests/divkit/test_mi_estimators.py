@@ -1,7 +1,6 @@
 """MINE, the estimator registry and the critics."""
 import math
 
-import numpy as np
 import pytest
 import torch
 

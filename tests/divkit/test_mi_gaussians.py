@@ -11,8 +11,15 @@ import torch
 from scipy.stats import multivariate_normal as mvn
 
 from divkit import bounds as B
-from divkit.mi.gaussians import (STAIRCASE_MIS, OptimalCritic, correlated_gaussians, mi_to_rho, optimal_scores,
-                                 rho_to_mi, staircase)
+from divkit.mi.gaussians import (
+    STAIRCASE_MIS,
+    OptimalCritic,
+    correlated_gaussians,
+    mi_to_rho,
+    optimal_scores,
+    rho_to_mi,
+    staircase,
+)
 
 
 def test_rho_mi_round_trip_and_formula():

@@ -1,6 +1,5 @@
 """KSG k-NN estimator (Kraskov et al. 2004, estimator 1) against a brute-force O(N²) implementation and on
 correlated Gaussians, where it is known to be accurate at low dimension."""
-import math
 
 import numpy as np
 import pytest

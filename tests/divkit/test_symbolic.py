@@ -383,6 +383,7 @@ def test_public_export():
 
 # ------------------------------------------------------------------ issue 11 item 9 and item 1 (from_generator)
 from divkit.symbolic import derive, from_generator  # noqa: E402
+
 AG = "(1 + u)*log((1 + u)/sqrt(u)) - (1 + u)*log(2)"  # the arithmetic-geometric generator
 
 

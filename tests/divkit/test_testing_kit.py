@@ -7,13 +7,25 @@ import sys
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import divkit as dk
 from divkit import testing as dkt
-from divkit.testing import (brute_force_conjugate, check_fenchel_young, check_lower_bound, discrete_divergence,
-                            divergences, gaussian_pairs, mixture_divergence, probability_pairs, probability_vectors,
-                            quadrature_divergence, random_generator_divergences, score_matrices)
+from divkit.testing import (
+    brute_force_conjugate,
+    check_fenchel_young,
+    check_lower_bound,
+    discrete_divergence,
+    divergences,
+    gaussian_pairs,
+    mixture_divergence,
+    probability_pairs,
+    probability_vectors,
+    quadrature_divergence,
+    random_generator_divergences,
+    score_matrices,
+)
 
 
 def test_import_divkit_does_not_import_hypothesis_or_matplotlib():

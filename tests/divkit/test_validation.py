@@ -6,8 +6,15 @@ import pytest
 import torch
 
 import divkit as dk
-from divkit.validation import (check_event_shapes, check_int, check_positive, check_positive_definite,
-                               check_probability_vector, check_same_world, sum_tolerance)
+from divkit.validation import (
+    check_event_shapes,
+    check_int,
+    check_positive,
+    check_positive_definite,
+    check_probability_vector,
+    check_same_world,
+    sum_tolerance,
+)
 
 
 def test_tolerance_policy():

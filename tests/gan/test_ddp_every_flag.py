@@ -8,7 +8,6 @@ from pathlib import Path
 
 import torch
 
-
 FLAGS = {
     "plain": {},
     "r1": {"r1": 1.0},

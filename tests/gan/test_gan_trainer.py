@@ -115,8 +115,8 @@ def test_checkpoint_with_pickle_payload_is_refused(tmp_path):
 
 def test_toml_config_and_flag_override(tmp_path):
     (tmp_path / "c.toml").write_text('[train]\ndivergence = "kl"\nsteps = 7\nbetas_g = [0.0, 0.9]\n')
-    from gan.config import config_from_args
     from gan.cli import _parser
+    from gan.config import config_from_args
 
     args = _parser().parse_args(["train", "--config", str(tmp_path / "c.toml"), "--steps", "9"])
     cfg = config_from_args(args)

@@ -220,7 +220,7 @@ def test_lazy_folder_dataset_checks_sizes_as_it_reads(tmp_path):
 
 
 def test_sample_rows_are_the_slices_of_the_global_draw():
-    from gan.data import StackedImages, ImageData, Mirrored, ring8, sample_rows
+    from gan.data import ImageData, Mirrored, StackedImages, ring8, sample_rows
 
     imgs = ImageData("x", torch.rand(20, 1, 4, 4) * 2 - 1, torch.arange(20) % 10)
     for ds in (ring8(), imgs, Mirrored(imgs), StackedImages(imgs, 3), DatasetAdapter(_Squares(), seed=1)):

@@ -7,7 +7,8 @@ import mpmath
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gan import image_metrics as im
 

@@ -4,7 +4,13 @@ import pytest
 import torch
 from torch import nn
 
-from gan.layers import apply_spectral_norm, frozen_power_iteration, power_iteration_, remove_spectral_norm, spectral_norm
+from gan.layers import (
+    apply_spectral_norm,
+    frozen_power_iteration,
+    power_iteration_,
+    remove_spectral_norm,
+    spectral_norm,
+)
 from gan.stabilisers import GeneratorEMA
 
 

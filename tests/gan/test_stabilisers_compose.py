@@ -5,8 +5,7 @@ from torch import nn
 
 import divkit as dk
 from gan.layers import PackedCritic, apply_spectral_norm, packed_features
-from gan.stabilisers import (GeneratorEMA, MINERegulariser, add_instance_noise, r1_penalty,
-                             unrolled_generator_loss)
+from gan.stabilisers import GeneratorEMA, MINERegulariser, add_instance_noise, r1_penalty, unrolled_generator_loss
 
 
 def _objective(div):

@@ -1,14 +1,13 @@
 import math
 
-import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from torch import nn
 
 import divkit as dk
-from gan.stabilisers import (add_instance_noise, linear_anneal, r1_penalty, r2_penalty, smoothed_p_term,
-                             wgan_gp_penalty)
+from gan.stabilisers import add_instance_noise, linear_anneal, r1_penalty, r2_penalty, smoothed_p_term, wgan_gp_penalty
 
 
 class Quadratic(nn.Module):

@@ -10,7 +10,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import divkit as dk
 from gan import checkpoint
 from gan.cli import _parser
 from gan.config import TrainConfig, config_from_args
