@@ -60,6 +60,11 @@ n)` (a NamedTuple) whichever way it was reached; every other path returns the va
 Warning: quadrature works on Python floats one batch element at a time: it returns a detached tensor for
 torch inputs (a UserWarning is issued when parameters require grad; use method="monte_carlo", which
 differentiates through rsample, or a closed form).
+
+Modules (one job each; this package re-exports the public names): `registry` (register_closed_form, dispatch),
+`normal`, `mvn`, `discrete` (the registered closed forms and exact sums), `kernels` (g and the α-from-affinity
+helpers they share), `torch_kl` (torch.distributions.kl_divergence interop), `inputs` (kinds, scipy conversion,
+outputs), `fallback` (quadrature, Monte Carlo), `entry` (divergence, explain).
 """
 from __future__ import annotations
 

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import torch
 
 from ..catalog import get
+from ..fdiv import FDivergence
 from ..validation import check_event_shapes, check_probability_vector, check_same_world
 from .fallback import _monte_carlo, _quadrature
 from .inputs import _fallback_name, _is_1d_continuous, _kind, _scipy_name, _scipy_to_torch, _to_output, _type_name
@@ -24,7 +26,7 @@ class NumericFallbackWarning(UserWarning):
 
 
 
-def explain(p, q, div="kl", method: str = "auto") -> str:
+def explain(p: Any, q: Any, div: str | FDivergence = "kl", method: str = "auto") -> str:
     """Which path `divergence(p, q, div, method=method)` takes, in words: a divkit closed form (the registered
     function's name), torch.distributions.kl_divergence, the exact probability-vector sum, quadrature or
     Monte Carlo. Distributions only (probability vectors always take the exact sum)."""
@@ -48,7 +50,8 @@ def explain(p, q, div="kl", method: str = "auto") -> str:
             "monte_carlo": "seeded Monte Carlo estimate (MonteCarloResult with stderr)"}.get(fb, f"unsupported ({fb})")
 
 
-def divergence(p, q, div="kl", *, method: str = "auto", n: int = 100_000, seed: int = 0, validate: bool = True):
+def divergence(p: Any, q: Any, div: str | FDivergence = "kl", *, method: str = "auto", n: int = 100_000,
+               seed: int = 0, validate: bool = True) -> Any:
     """D_f(P‖Q) in nats: closed form when registered, else quadrature (1-D) or seeded Monte Carlo.
 
     Args:

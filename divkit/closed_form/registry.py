@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 from ..catalog import get
 from ..fdiv import FDivergence
 
 ANY = "*"
 
+# a registered closed form: fn(p, q, div) -> value (torch tensor, numpy array or float)
+ClosedForm = Callable[[Any, Any, FDivergence], Any]
 
-_REGISTRY: dict[tuple[str, type, type], object] = {}
+
+_REGISTRY: dict[tuple[str, type, type], ClosedForm] = {}
 
 
-def register_closed_form(div_name: str, type_p: type, type_q: type):
+def register_closed_form(div_name: str, type_p: type, type_q: type) -> Callable[[ClosedForm], ClosedForm]:
     """Decorator registering `fn(p, q, div) -> value` as the closed form of `div_name` for (type_p, type_q).
 
     div_name: a catalogue name ("kl", "squared_hellinger", ...), "alpha" (every α member, read a from
@@ -32,7 +37,7 @@ def register_closed_form(div_name: str, type_p: type, type_q: type):
         if not isinstance(t, type):
             raise TypeError(f"{nm} must be a class, got {t!r}")
 
-    def deco(fn):
+    def deco(fn: ClosedForm) -> ClosedForm:
         _REGISTRY[(div_name, type_p, type_q)] = fn
         _dispatch.cache_clear()
         return fn
@@ -68,6 +73,6 @@ def _dispatch(key, type_p, type_q):
     return None
 
 
-def lookup_closed_form(p, q, div):
+def lookup_closed_form(p: object, q: object, div: str | FDivergence) -> ClosedForm | None:
     """The registered function for (div, type(p), type(q)), or None."""
     return _dispatch(_registry_key(get(div)), type(p), type(q))
