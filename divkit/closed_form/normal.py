@@ -1,0 +1,212 @@
+"""Closed forms between univariate normals (torch.distributions.Normal): KL, reverse KL, Jeffreys, α,
+squared Hellinger, Pearson, Neyman, TV (formulas and accuracy in the package docstring)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.distributions as td
+
+from ..validation import check_finite, check_positive
+from .kernels import _alpha_from_log_affinity, _g, _g_series, _log_affinity_from_eps, _needs_grad
+from .registry import register_closed_form
+
+
+def _normal_params(p: td.Normal, q: td.Normal):
+    for d, nm in ((p, "p"), (q, "q")):
+        if not d._validate_args:  # torch validated at construction otherwise
+            check_positive(d.scale, f"{nm}.scale")
+            check_finite(d.loc, f"{nm}.loc")
+    return p.loc, p.scale, q.loc, q.scale
+
+
+def _normal_eps(s1, s2):
+    d = (s1 - s2) / s2
+    return d * (d + 2.0)  # σ1²/σ2² − 1 without cancellation near σ1 = σ2
+
+
+def _kl_normal_fast(m1, s1, m2, s2):
+    """No-grad KL in ~10 in-place kernels: ½(ρ² − 1) − log ρ + ½(Δ/σ2)², ρ = σ1/σ2, then a patch.
+
+    The σ part is evaluated in float64 (float32 inputs are rounded once at the end). Away from σ1 = σ2 it has
+    no harmful cancellation: relative error ≲ (ρ² + |log ρ|)·eps/(½(ρ² − 1) − log ρ) ≤ ~1.1e-13 for
+    |ρ − 1| ≥ 0.05 (log ρ is exact for σ1/σ2 from 1e-300 to 1e300: no 1 + d that loses σ1/σ2's digits).
+    Entries closer to ρ = 1 are recomputed from d = (σ1 − σ2)/σ2 (exact) as g(d) + ½d² in float64, rounded
+    once, g(d) = d − log1p(d) directly (≤ 4.4e-13 relative for |d| ≥ 1e-3) or by its series below.
+    """
+    if s1.dtype in (torch.float32, torch.float64):
+        out = _kl_normal_fast_d(m1, s1, m2, s2)
+        if out is not None:
+            return out
+    if s1.dtype == torch.float64:
+        rho = torch.div(s1, s2)
+    else:  # float32/16: the σ part in float64, rounded once
+        rho = s1.double().div_(s2.double())
+    out = torch.log(rho).neg_().addcmul_(rho, rho, value=0.5).sub_(0.5)
+    idx = torch.sub(rho, 1.0).abs_().lt_(0.05).view(-1).nonzero().squeeze(1)
+    if idx.numel():
+        a, b = s1.reshape(-1).index_select(0, idx).double(), s2.reshape(-1).index_select(0, idx).double()
+        d = (a - b) / b
+        g = d - torch.log1p(d)  # relative error 2·eps64/|d|: ≤ 4.4e-13 for |d| ≥ 1e-3
+        tiny = (d.abs() < 1e-3).nonzero().squeeze(1)
+        if tiny.numel():
+            g.index_copy_(0, tiny, _g_series(d.index_select(0, tiny)))
+        out.view(-1).index_copy_(0, idx, g.addcmul_(d, d, value=0.5))
+    out = out.to(s1.dtype)
+    z = torch.sub(m1, m2).div_(s2)                    # Δ/σ2 (inputs are expanded to one shape by the caller)
+    return out.addcmul_(z, z, value=0.5)
+
+
+def _kl_normal_fast_d(m1, s1, m2, s2):
+    """In the input dtype: (d + ½d²) − log1p(d) + ½z², d = (σ1 − σ2)/σ2 (exact), ~9 kernels.
+
+    log1p(d) is within an ulp of |log1p(d)|, so the σ part g(d) + ½d² ≈ d² keeps ≈ 2·eps/|d| relative:
+    float32 ≤ 1e-5 for |d| ≥ 0.012, float64 ≤ 4.4e-13 for |d| ≥ 1e-3. Closer entries are patched with the
+    float64 series, rounded once. None when
+    some σ1/σ2 < 0.02 (1 + d has lost σ1/σ2's digits there): the caller's log ρ path handles those.
+    On CPU the log1p is numpy's (vectorised; shared memory, no copy).
+    """
+    d = torch.sub(s1, s2).div_(s2)
+    if float(d.min()) < -0.98:
+        return None
+    out = torch.addcmul(d, d, d, value=0.5)
+    l1p = torch.from_numpy(np.asarray(np.log1p(d.numpy()))) if d.device.type == "cpu" else torch.log1p(d)
+    out.sub_(l1p)
+    near = 0.012 if d.dtype == torch.float32 else 1e-3
+    idx = l1p.copy_(d).abs_().lt_(near).view(-1).nonzero().squeeze(1)
+    if idx.numel():
+        dd = d.view(-1).index_select(0, idx).double()
+        out.view(-1).index_copy_(0, idx, (_g_series(dd) + 0.5 * dd * dd).to(out.dtype))
+    z = torch.sub(m1, m2, out=d).div_(s2)
+    return out.addcmul_(z, z, value=0.5)
+
+
+def _g_ratio(d, s1, s2):
+    """g(d) = d − log1p(d) for d = σ1/σ2 − 1; where d < −½, log1p(d) = log(σ1/σ2) from the ratio itself
+    (1 + d has lost σ1/σ2's digits when σ1 ≪ σ2: float32 σ1/σ2 = 1e-8 rounds d to −1)."""
+    far = d < -0.5
+    one = torch.ones_like(d)
+    r = torch.where(far, s1 / torch.where(far, s2, one), one)
+    return torch.where(far, d - torch.log(r), _g(torch.where(far, torch.zeros_like(d), d)))
+
+
+def _kl_normal(m1, s1, m2, s2):
+    """KL(N(m1, s1²) ‖ N(m2, s2²)) = g(d) + ½d² + ½(Δ/σ2)², d = σ1/σ2 − 1, g(d) = d − log1p(d).
+
+    (½[ρ − 1 − log ρ] with ρ = (1 + d)²: ρ − 1 = 2d + d², log ρ = 2 log1p(d).) Every term is ≥ 0, so the
+    result is within a few ulps (float64 ≤ 1e-12 relative with the |d| ≤ 1e-3 series patch, float32 g in
+    float64) wherever it is representable, σ1/σ2 from 1e-300 to 1e300.
+    """
+    if _needs_grad(m1, s1, m2, s2):
+        d = (s1 - s2) / s2
+        z = (m1 - m2) / s2
+        return _g_ratio(d, s1, s2) + 0.5 * d * d + 0.5 * z * z
+    shape = torch.broadcast_shapes(m1.shape, s1.shape, m2.shape, s2.shape)
+    return _kl_normal_fast(m1.expand(shape), s1.expand(shape), m2.expand(shape), s2.expand(shape))
+
+
+def _normal_log_affinity(a: float, m1, s1, m2, s2):
+    """log I_a = log ∫ p^a q^{1−a} and its validity mask (σ_a² = aσ2² + (1−a)σ1² > 0).
+
+    |ε| ≤ ½ (ε = ρ² − 1, ρ = σ1/σ2): the g-form of the divkit.closed_form docstring (no 1 − 1). Otherwise in logs of ρ,
+    so that no ρ² over/underflows and no large logs cancel:
+      ρ < 1:  log I = ½[2(1−a) log ρ − log(a + (1−a)ρ²)] + a(a−1)/2 · (Δ/σ2)²/(a + (1−a)ρ²)
+      ρ ≥ 1:  log I = ½[−2a log ρ − log((1−a) + aρ⁻²)] + a(a−1)/2 · (Δ/σ1)²/((1−a) + aρ⁻²)
+    """
+    eps = _normal_eps(s1, s2)
+    small = eps.abs() <= 0.5
+    d = m1 - m2
+    # near: the g-form
+    e_s = torch.where(small, eps, torch.zeros_like(eps))
+    k_s = 1.0 + (1.0 - a) * e_s
+    z2 = d / s2
+    near, ok_near = _log_affinity_from_eps(a, z2 * z2 / k_s, e_s)  # (Δ/σ2)²: Δ² alone underflows first
+    # far: in log ρ
+    one = torch.ones_like(eps)
+    rho = s1 / s2
+    big = rho >= 1.0
+    rg = torch.where(small, one, rho)
+    inv2 = torch.where(big, 1.0 / rg, rg) ** 2                   # ρ⁻² (ρ ≥ 1) or ρ² (ρ < 1), both ≤ 1
+    kk = torch.where(big, (1.0 - a) + a * inv2, a + (1.0 - a) * inv2)
+    ok_far = kk > 0
+    kg = torch.where(ok_far, kk, one)
+    lr = torch.log(rg)
+    z = torch.where(big, d / s1, d / s2)
+    far = 0.5 * (torch.where(big, -2.0 * a * lr, 2.0 * (1.0 - a) * lr) - torch.log(kg)) \
+        + 0.5 * a * (a - 1.0) * (z * z) / kg
+    return torch.where(small, near, far), torch.where(small, ok_near, ok_far)
+
+
+@register_closed_form("kl", td.Normal, td.Normal)
+def _normal_kl(p, q, div):
+    return _kl_normal(*_normal_params(p, q))
+
+
+@register_closed_form("reverse_kl", td.Normal, td.Normal)
+def _normal_rkl(p, q, div):
+    m1, s1, m2, s2 = _normal_params(p, q)
+    return _kl_normal(m2, s2, m1, s1)
+
+
+@register_closed_form("jeffreys", td.Normal, td.Normal)
+def _normal_jeffreys(p, q, div):
+    m1, s1, m2, s2 = _normal_params(p, q)
+    return _kl_normal(m1, s1, m2, s2) + _kl_normal(m2, s2, m1, s1)
+
+
+@register_closed_form("alpha", td.Normal, td.Normal)
+def _normal_alpha(p, q, div):
+    a = float(div.params["a"])
+    return _alpha_from_log_affinity(a, *_normal_log_affinity(a, *_normal_params(p, q)))
+
+
+@register_closed_form("squared_hellinger", td.Normal, td.Normal)
+def _normal_hellinger(p, q, div):
+    log_i, _ = _normal_log_affinity(0.5, *_normal_params(p, q))
+    return -2.0 * torch.expm1(log_i)
+
+
+@register_closed_form("pearson", td.Normal, td.Normal)
+def _normal_pearson(p, q, div):
+    return 2.0 * _alpha_from_log_affinity(2.0, *_normal_log_affinity(2.0, *_normal_params(p, q)))
+
+
+@register_closed_form("neyman", td.Normal, td.Normal)
+def _normal_neyman(p, q, div):
+    return 2.0 * _alpha_from_log_affinity(-1.0, *_normal_log_affinity(-1.0, *_normal_params(p, q)))
+
+
+def _ndtr_diff(u, v):
+    """Φ(u) − Φ(v), evaluated in the tail where it keeps relative accuracy."""
+    pos = (u + v) > 0
+    return torch.where(pos, torch.special.ndtr(-v) - torch.special.ndtr(-u), torch.special.ndtr(u) - torch.special.ndtr(v))
+
+
+@register_closed_form("tv", td.Normal, td.Normal)
+def _normal_tv(p, q, div):
+    """½∫|p − q| = P(A) − Q(A), A = {p > q}; A = [x1, x2] if σ1 < σ2, ℝ∖[x1, x2] if σ1 > σ2."""
+    m1, s1, m2, s2 = _normal_params(p, q)
+    shape = torch.broadcast_shapes(m1.shape, s1.shape, m2.shape, s2.shape)
+    m1, s1, m2, s2 = (t.expand(shape) for t in (m1, s1, m2, s2))
+    d = m1 - m2
+    equal = s1 == s2
+    # (σ1 + σ2)/2 = σ here; it splits the gradient evenly, as TV's symmetry requires on σ1 = σ2
+    tv_eq = torch.erf(d.abs() / (math.sqrt(2.0) * (s1 + s2)))
+    # crossings of the densities: a x² + b x + c = 0 in y = x − m2 (shifted for accuracy)
+    s1e = torch.where(equal, 2.0 * s2, s1)  # guard: any unequal value keeps the branch finite
+    a = 0.5 / (s2 * s2) - 0.5 / (s1e * s1e)
+    b = d / (s1e * s1e)
+    c = torch.log(s2 / s1e) - 0.5 * d * d / (s1e * s1e)
+    disc = (b * b - 4.0 * a * c).clamp_min(0.0)
+    sq = torch.sqrt(disc)
+    qq = -0.5 * (b + torch.where(b >= 0, sq, -sq))
+    qq_safe = torch.where(qq == 0, torch.ones_like(qq), qq)
+    r1 = torch.where(qq == 0, -torch.sqrt((-c / a).clamp_min(0.0)), qq / a)
+    r2 = torch.where(qq == 0, torch.sqrt((-c / a).clamp_min(0.0)), c / qq_safe)
+    lo, hi = torch.minimum(r1, r2), torch.maximum(r1, r2)  # in y = x − m2
+    # standardised ends for P (x − m1 = y − Δ) and Q
+    p_mass = _ndtr_diff((hi - d) / s1e, (lo - d) / s1e)
+    q_mass = _ndtr_diff(hi / s2, lo / s2)
+    tv_neq = torch.where(s1e < s2, p_mass - q_mass, q_mass - p_mass)
+    return torch.where(equal, tv_eq, tv_neq)
