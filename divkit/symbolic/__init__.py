@@ -72,11 +72,11 @@ from .generators import (
     registered_activation,
 )
 from .parse import T, U, V, parse_generator
-from .printer import compile_expr
+from .printer import CompiledExpr, compile_expr
 from .table import TABLE_ALPHAS, _main, conjugate_text, divergence_table, domain_text, table_names
 
 __all__ = [
-    "GENERATORS", "REGISTERED_ACTIVATIONS", "SYMBOLIC_BUDGET_S", "TABLE_ALPHAS", "Branch", "Derivation", "Piece",
+    "GENERATORS", "REGISTERED_ACTIVATIONS", "SYMBOLIC_BUDGET_S", "TABLE_ALPHAS", "Branch", "CompiledExpr", "Derivation", "Piece",
     "SymbolicTimeout", "T", "U", "V", "alpha_generator", "compile_expr", "conjugate_text", "derive",
     "divergence_table", "domain_text", "from_generator", "generator_of", "generator_source", "parse_generator",
     "registered_activation", "table_names", "_main",

@@ -162,7 +162,7 @@ def _interval(lo, hi, lc, hc) -> Interval:
     return Interval(lo, hi, lc and math.isfinite(lo), hc and math.isfinite(hi))
 
 
-def from_generator(expr, name: str, *, description: str = "", params: dict | None = None) -> FDivergence:
+def from_generator(expr: str | sp.Expr, name: str, *, description: str = "", params: dict | None = None) -> FDivergence:
     """An `FDivergence` derived symbolically from its generator f(u) (see the module docstring for the math).
 
     Args:

@@ -295,7 +295,7 @@ def _const(val, what, f):
 
 
 @lru_cache(maxsize=128)
-def derive(expr) -> Derivation:
+def derive(expr: str | sp.Expr) -> Derivation:
     """Derive f', the convexity certificate, f*, dom f*, f'(1) and the fused terms of a generator (cached)."""
     started = time.process_time()
     f = parse_generator(expr)

@@ -16,7 +16,7 @@ def _exact(a) -> sp.Expr:
 
 
 # ------------------------------------------------------------------------------------------------ parsing
-def parse_generator(expr) -> sp.Expr:
+def parse_generator(expr: str | sp.Expr) -> sp.Expr:
     """A sympy expression (or string) in the single symbol `u`, with u declared positive; floats made rational."""
     if isinstance(expr, str):
         if not expr.strip():

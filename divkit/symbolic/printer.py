@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any, Protocol, cast
 
 import sympy as sp
 
@@ -153,7 +154,16 @@ def _log1mexp_factory(o):
     return _log1mexp
 
 
-def compile_expr(expr: sp.Expr, var: sp.Symbol, *, fused: bool = False):
+class CompiledExpr(Protocol):
+    """What `compile_expr` returns: x -> expr(x) elementwise (numpy in -> numpy out, torch in -> torch out), with
+    the generated Python source in `.source`."""
+
+    source: str
+
+    def __call__(self, x: Any) -> Any: ...
+
+
+def compile_expr(expr: sp.Expr, var: sp.Symbol, *, fused: bool = False) -> CompiledExpr:
     """Compile a sympy expression in `var` to an elementwise function x -> expr(x), numpy or torch.
 
     `fused=True` prints exp as `safe_exp` (finite far past overflow, for the f-GAN loss terms only).
@@ -169,7 +179,7 @@ def compile_expr(expr: sp.Expr, var: sp.Symbol, *, fused: bool = False):
     ns = {"__name__": __name__, "ops": ops, "math": math, "_sexpm1_factory": _sexpm1_factory,
           "_log1mexp_factory": _log1mexp_factory}
     exec(compile(src, f"<divkit.symbolic:{expr}>", "exec"), ns)
-    fn = ns["_fn"]
+    fn = cast(CompiledExpr, ns["_fn"])
     fn.source = src
     return fn
 
