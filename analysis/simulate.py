@@ -21,10 +21,10 @@ class Trajectory:
     path: "linear" when simulate used the exact matrix-power path, "loop" for the step-by-step loop.
     """
 
-    x: object
-    y: object
+    x: np.ndarray | torch.Tensor
+    y: np.ndarray | torch.Tensor
     t: np.ndarray
-    lr: object
+    lr: ArrayLike | torch.Tensor
     method: str
     options: dict = field(default_factory=dict)
     path: str = "loop"
