@@ -1,8 +1,15 @@
 """Array-backend helpers for analysis: numpy/torch dispatch and autograd derivatives of elementwise maps."""
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import numpy as np
+import sympy as sp
 import torch
+
+# A player's value, or a batch of them: numpy in -> numpy out, torch in -> torch out; sympy expressions where a
+# game or rule is applied symbolically (spectral.symbolic_step_matrix).
+Value: TypeAlias = np.ndarray | torch.Tensor | float | sp.Expr
 
 
 def is_torch(*xs) -> bool:

@@ -14,9 +14,14 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # the ring8 run of step 2: a standard GAN (non-saturating loss), 2 x 64 MLPs, Adam 1e-3 (0.5, 0.999), batch 256.
 # Measured (seed 0, one torch thread, 2-core CPU under load): 8/8 modes at every check from step 1000; high-quality
@@ -27,7 +32,7 @@ RING8 = dict(data="ring8", divergence="gan", generator_loss="nonsaturating", hid
              lr_g=1e-3, lr_d=1e-3, betas_g=(0.5, 0.999), betas_d=(0.5, 0.999), batch_size=256, steps=4000)
 
 
-def divergence_table(p=None, q=None) -> list[tuple[str, float, float, str]]:
+def divergence_table(p: Any = None, q: Any = None) -> list[tuple[str, float, float, str]]:
     """(name, closed form or nan, quadrature, method of the first column) for every registered divergence."""
     import scipy.stats as st
 
@@ -47,7 +52,7 @@ def divergence_table(p=None, q=None) -> list[tuple[str, float, float, str]]:
     return rows
 
 
-def print_divergence_table(rows) -> None:
+def print_divergence_table(rows: Iterable[tuple[str, float, float, str]]) -> None:
     print("D(P || Q), P = N(0, 1), Q = N(1, 1.5²), nats")
     print(f"{'divergence':<20}{'closed form':>16}{'quadrature':>16}{'rel. diff':>12}")
     for name, closed, quad, how in rows:
@@ -58,7 +63,8 @@ def print_divergence_table(rows) -> None:
         print(f"{name:<20}{c}{quad:16.10f}{r}")
 
 
-def ring8_figure(samples, means, std, summary, width=5.5):
+def ring8_figure(samples: np.ndarray, means: np.ndarray, std: float, summary: Mapping[str, Any],
+                 width: float | str = 5.5) -> Figure:
     """The samples (dots) with the real modes on top (black ×, and circles of radius 3 std: the high-quality zone
     of gan.metrics.mode_metrics), axes labelled, the run's metrics in the title. Returns a Figure."""
     from .figures._draw import wrap
@@ -97,7 +103,7 @@ def ring8_figure(samples, means, std, summary, width=5.5):
     return fig
 
 
-def save_ring8(fig, out: Path):
+def save_ring8(fig: Figure, out: Path) -> Path:
     """out/ring8.png (200 dpi) and out/ring8.pdf; returns the png path."""
     from .figures.style import style
 
@@ -107,7 +113,7 @@ def save_ring8(fig, out: Path):
     return out / "ring8.png"
 
 
-def train_ring8(out: Path, seed: int = 0, steps: int | None = None):
+def train_ring8(out: Path, seed: int = 0, steps: int | None = None) -> tuple[dict, np.ndarray, Any]:
     """Train the RING8 run into out/ (a gan run folder) with one torch thread; returns (summary, samples, data)."""
     import torch
 
@@ -125,7 +131,7 @@ def train_ring8(out: Path, seed: int = 0, steps: int | None = None):
     return summary, np.load(out / "samples.npy"), tr.data
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.demo", description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="out", help="folder for every output (default: out)")
     ap.add_argument("--width", default="text", help="print width of the figures: inches or column/text/wide")

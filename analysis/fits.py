@@ -11,24 +11,29 @@ seeking: for P = 1/2 N(-a,1) + 1/2 N(a,1) it locks onto one mode when a is large
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import optimize
 
 import divkit
 
 
-def normal_pdf(x, m, s):
+def normal_pdf(x: ArrayLike, m: ArrayLike, s: ArrayLike) -> np.ndarray | float:
     return np.exp(-0.5 * ((x - m) / s) ** 2) / (s * np.sqrt(2 * np.pi))
 
 
-def kl_integrands(x, m1=0.0, s1=1.0, m2=2.0, s2=1.0):
+def kl_integrands(x: ArrayLike, m1: float = 0.0, s1: float = 1.0, m2: float = 2.0,
+                  s2: float = 1.0) -> tuple[np.ndarray | float, np.ndarray | float]:
     """(p log(p/q), q log(q/p)) at x for p = N(m1, s1^2), q = N(m2, s2^2); they integrate to KL(p||q), KL(q||p)."""
     p, q = normal_pdf(x, m1, s1), normal_pdf(x, m2, s2)
     lr = -0.5 * ((x - m1) / s1) ** 2 + 0.5 * ((x - m2) / s2) ** 2 + np.log(s2 / s1)  # log p/q, no underflow
     return p * lr, -q * lr
 
 
-def mixture_pdf(x, means, stds=1.0, weights=None):
+def mixture_pdf(x: ArrayLike, means: ArrayLike, stds: ArrayLike = 1.0,
+                weights: ArrayLike | None = None) -> np.ndarray | float:
     means = np.atleast_1d(np.asarray(means, dtype=float))
     stds = np.broadcast_to(np.asarray(stds, dtype=float), means.shape)
     w = np.full(means.shape, 1 / means.size) if weights is None else np.asarray(weights, float) / np.sum(weights)
@@ -57,7 +62,8 @@ def _mixture_args(means, stds, weights):
     return means, stds, weights
 
 
-def piecewise_integral(d, means, stds, weights, m, s, lo, hi):
+def piecewise_integral(d: divkit.FDivergence, means: ArrayLike, stds: ArrayLike, weights: ArrayLike | None,
+                       m: float, s: float, lo: float, hi: float) -> float:
     """int_lo^hi q f(p/q) dx for P the mixture, Q = N(m, s^2): Gauss-Legendre on each piece between crossings."""
     pq = lambda t: mixture_pdf(t, means, stds, weights) - normal_pdf(t, m, s)
     g = np.linspace(lo, hi, 4001)
@@ -79,7 +85,9 @@ def piecewise_integral(d, means, stds, weights, m, s, lo, hi):
     return total
 
 
-def fit_gaussian(divergence, means=(-3.0, 3.0), stds=1.0, weights=None, starts=None):
+def fit_gaussian(divergence: str | divkit.FDivergence, means: ArrayLike = (-3.0, 3.0), stds: ArrayLike = 1.0,
+                 weights: ArrayLike | None = None,
+                 starts: Sequence[tuple[float, float]] | None = None) -> dict[str, str | float]:
     """Best N(m, s^2) under D_f(P || Q) for P = sum_k w_k N(means_k, stds_k^2): returns dict(m, s, D, divergence).
 
     means: 1-D finite; stds: > 0, a number or one per mean; weights: >= 0 (normalised), default equal;
@@ -113,7 +121,8 @@ def fit_gaussian(divergence, means=(-3.0, 3.0), stds=1.0, weights=None, starts=N
     return {"divergence": d.name, "m": float(best.x[0]), "s": float(np.exp(best.x[1])), "D": float(best.fun)}
 
 
-def fit_table(names=None, means=(-3.0, 3.0), stds=1.0):
+def fit_table(names: Sequence[str] | None = None, means: ArrayLike = (-3.0, 3.0),
+              stds: ArrayLike = 1.0) -> list[tuple[str | float, ...]]:
     """[(name, m*, s*, D*)] for every catalog divergence (or `names`)."""
     names = names or divkit.names()
     return [tuple(fit_gaussian(n, means, stds)[k] for k in ("divergence", "m", "s", "D")) for n in names]

@@ -15,11 +15,20 @@ trailing dimension (x: (*batch, n), y: (*batch, m)). numpy in -> numpy out, torc
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import sympy as sp
 import torch
+from numpy.typing import ArrayLike
 
-from ._backend import back, is_torch, to_torch64
+from ._backend import Value, back, is_torch, to_torch64
+
+if TYPE_CHECKING:
+    from divkit.fdiv import FDivergence
+
+Pair = tuple[Value, Value]
+Jacobian = tuple[Value, Value, Value, Value]
 
 __all__ = ["Game", "Bilinear", "QuadraticBilinear", "DiracGAN", "LinearGame"]
 
@@ -31,22 +40,22 @@ class Game:
     linear = False  # True: grads, consensus_term, sga_term are linear in (x, y) and project is the identity
     name = "game"
 
-    def grads(self, x, y):  # pragma: no cover - abstract
+    def grads(self, x: Value, y: Value) -> Pair:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def project(self, x, y):
+    def project(self, x: Value, y: Value) -> Pair:
         """Projection applied after every step (e.g. WGAN weight clipping); identity by default."""
         return x, y
 
-    def equilibrium(self):
+    def equilibrium(self) -> tuple[float, float]:
         """The equilibrium (x*, y*) the spectral analysis linearises at (the origin for every game here)."""
         return 0.0, 0.0
 
-    def nonsmooth_reason(self):
+    def nonsmooth_reason(self) -> str | None:
         """Why the field has no Jacobian at equilibrium() (a sentence), or None where it is differentiable."""
         return None
 
-    def jacobian(self, x, y):
+    def jacobian(self, x: Value, y: Value) -> Jacobian:
         """(d g_x/dx, d g_x/dy, d g_y/dx, d g_y/dy) elementwise, by autograd (float64 for numpy input)."""
         torch_in = is_torch(x, y)
         xt, yt = to_torch64(x), to_torch64(y)
@@ -61,29 +70,29 @@ class Game:
                                            materialize_grads=True)
         return tuple(back(v, torch_in) for v in (gxx, gxy, gyx, gyy))
 
-    def consensus_term(self, x, y):
+    def consensus_term(self, x: Value, y: Value) -> Pair:
         """J^T xi = grad_w |xi|^2/2 with xi = (-g_x, g_y): returns its (x, y) components."""
         gx, gy = self.grads(x, y)
         gxx, gxy, gyx, gyy = self.jacobian(x, y)
         return gxx * gx + gyx * gy, gxy * gx + gyy * gy
 
-    def sga_term(self, x, y):
+    def sga_term(self, x: Value, y: Value) -> Pair:
         """A^T xi with A = (J - J^T)/2 the antisymmetric part of the Jacobian of xi (Balduzzi et al. 2018)."""
         gx, gy = self.grads(x, y)
         _, gxy, gyx, _ = self.jacobian(x, y)
         a = (-gxy - gyx) / 2
         return -a * gy, -a * gx
 
-    def symbolic_jacobian(self):
+    def symbolic_jacobian(self) -> sp.Matrix:
         """sympy 2x2 Matrix [[dg_x/dx, dg_x/dy], [dg_y/dx, dg_y/dy]] at the equilibrium."""
         raise NotImplementedError(f"{type(self).__name__} has no symbolic form; use spectral_radius(numeric)")
 
-    def dynamics_jacobian(self):
+    def dynamics_jacobian(self) -> sp.Matrix:
         """sympy Jacobian of the continuous flow (xdot, ydot) = (g_x, -g_y) at the equilibrium."""
         j = self.symbolic_jacobian()
         return sp.Matrix([[j[0, 0], j[0, 1]], [-j[1, 0], -j[1, 1]]])
 
-    def eigenvalues(self):
+    def eigenvalues(self) -> list[sp.Expr]:
         """Eigenvalues of the continuous flow's Jacobian at the equilibrium (sympy, simplified)."""
         return [sp.simplify(e) for e in self.dynamics_jacobian().eigenvals(multiple=True)]
 
@@ -93,18 +102,18 @@ class LinearGame(Game):
 
     name = "linear"
 
-    def __init__(self, a, b, c, d):
+    def __init__(self, a: float | sp.Expr, b: float | sp.Expr, c: float | sp.Expr, d: float | sp.Expr) -> None:
         self.a, self.b, self.c, self.d = a, b, c, d
         self.linear = all(isinstance(v, (int, float, np.integer, np.floating)) for v in (a, b, c, d))
 
-    def grads(self, x, y):
+    def grads(self, x: Value, y: Value) -> Pair:
         return self.a * x + self.b * y, self.c * x + self.d * y
 
-    def jacobian(self, x, y):
+    def jacobian(self, x: Value, y: Value) -> Jacobian:
         one = x * 0 + y * 0 + 1
         return self.a * one, self.b * one, self.c * one, self.d * one
 
-    def symbolic_jacobian(self):
+    def symbolic_jacobian(self) -> sp.Matrix:
         return sp.Matrix([[self.a, self.b], [self.c, self.d]])
 
 
@@ -117,7 +126,7 @@ class Bilinear(Game):
     name = "bilinear"
     linear = True
 
-    def __init__(self, A=None):
+    def __init__(self, A: ArrayLike | torch.Tensor | None = None) -> None:
         if A is None:
             self.A = None
         else:
@@ -132,24 +141,24 @@ class Bilinear(Game):
             return torch.as_tensor(self.A, dtype=like.dtype, device=like.device)
         return self.A
 
-    def value(self, x, y):
+    def value(self, x: Value, y: Value) -> Value:
         if self.A is None:
             return x * y
         return ((x @ self._A(x)) * y).sum(-1)
 
-    def grads(self, x, y):
+    def grads(self, x: Value, y: Value) -> Pair:
         if self.A is None:
             return y, x
         A = self._A(x)
         return y @ A.T, x @ A
 
-    def jacobian(self, x, y):
+    def jacobian(self, x: Value, y: Value) -> Jacobian:
         if self.A is not None:
             raise NotImplementedError("Bilinear(A).jacobian: vector players; use consensus_term/sga_term")
         one = x * 0 + y * 0 + 1
         return 0 * one, one, one, 0 * one
 
-    def consensus_term(self, x, y):
+    def consensus_term(self, x: Value, y: Value) -> Pair:
         if self.A is None:
             return x, y
         A = self._A(x)
@@ -157,7 +166,7 @@ class Bilinear(Game):
 
     sga_term = consensus_term  # J is antisymmetric for a bilinear game, so A^T xi = J^T xi
 
-    def symbolic_jacobian(self):
+    def symbolic_jacobian(self) -> sp.Matrix:
         if self.A is not None:
             raise NotImplementedError("symbolic form only for A=None (scalar x*y); for x^T A y use lr*sigma_i")
         return sp.Matrix([[0, 1], [1, 0]])
@@ -173,20 +182,20 @@ class QuadraticBilinear(Game):
     name = "quadratic_bilinear"
     linear = True
 
-    def __init__(self, a=0.1, b=1.0, c=0.1):
+    def __init__(self, a: float = 0.1, b: float = 1.0, c: float = 0.1) -> None:
         self.a, self.b, self.c = a, b, c
 
-    def value(self, x, y):
+    def value(self, x: Value, y: Value) -> Value:
         return -self.a / 2 * x * x + self.b * x * y + self.c / 2 * y * y
 
-    def grads(self, x, y):
+    def grads(self, x: Value, y: Value) -> Pair:
         return -self.a * x + self.b * y, self.b * x + self.c * y
 
-    def jacobian(self, x, y):
+    def jacobian(self, x: Value, y: Value) -> Jacobian:
         one = x * 0 + y * 0 + 1
         return -self.a * one, self.b * one, self.b * one, self.c * one
 
-    def symbolic_jacobian(self):
+    def symbolic_jacobian(self) -> sp.Matrix:
         a, b, c = (sp.nsimplify(v) for v in (self.a, self.b, self.c))
         return sp.Matrix([[-a, b], [b, c]])
 
@@ -226,8 +235,9 @@ class DiracGAN(Game):
 
     name = "dirac_gan"
 
-    def __init__(self, loss="saturating", regulariser=None, gamma=1.0, sigma=1.0, clip=None, quad_points=40,
-                 generator="saturating"):
+    def __init__(self, loss: str | FDivergence = "saturating", regulariser: str | None = None, gamma: float = 1.0,
+                 sigma: float = 1.0, clip: float | None = None, quad_points: int = 40,
+                 generator: str = "saturating") -> None:
         from divkit.fdiv import FDivergence
 
         if isinstance(loss, str):
@@ -300,7 +310,7 @@ class DiracGAN(Game):
         gy = psi * (dc if self.nonsaturating else db)
         return gx, gy
 
-    def grads(self, x, y):
+    def grads(self, x: Value, y: Value) -> Pair:
         if self.regulariser == "consensus":
             return self._consensus_grads(x, y)
         gx, gy = self._base_grads(x, y)
@@ -325,7 +335,7 @@ class DiracGAN(Game):
         # w <- w - lr (xi + gamma J^T xi): ascent dir of x is g_x - gamma*cx, descent dir of y is g_y + gamma*cy
         return back(gx - self.gamma * cx, torch_in), back(gy + self.gamma * cy, torch_in)
 
-    def nonsmooth_reason(self):
+    def nonsmooth_reason(self) -> str | None:
         if self.regulariser != "gradient_penalty":
             return None
         return ("the gradient penalty (gamma/2)(|psi| - 1)^2 pulls psi with -gamma (|psi| - 1) sign(psi), which jumps "
@@ -333,13 +343,13 @@ class DiracGAN(Game):
                 "Jacobian there and no eigenvalues or spectral radius (neither symbolic nor numeric: finite "
                 "differences across the jump grow like gamma/h); iterate the game with analysis.simulate instead")
 
-    def project(self, x, y):
+    def project(self, x: Value, y: Value) -> Pair:
         if self.loss == "wgan" and np.isfinite(self.clip):
             x = x.clamp(-self.clip, self.clip) if isinstance(x, torch.Tensor) else np.clip(x, -self.clip, self.clip)
         return x, y
 
     # ----------------------------------------------------------------------------- symbolic linearisation
-    def symbolic_jacobian(self, gamma=None, sigma=None):
+    def symbolic_jacobian(self, gamma: float | None = None, sigma: float | None = None) -> sp.Matrix:
         """[[dg_x/dpsi, dg_x/dtheta], [dg_y/dpsi, dg_y/dtheta]] at (0, 0), exact (sympy).
 
         Symbols `gamma`, `sigma` are used unless numbers are given. For an FDivergence loss the derivatives of

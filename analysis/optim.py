@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Rule:
     linear: bool = False  # init and update are linear maps on linear games (enables simulate's fast path)
 
 
-def simultaneous():
+def simultaneous() -> Rule:
     def init(game, x, y):
         return ()
 
@@ -48,7 +49,7 @@ def simultaneous():
     return Rule("simultaneous", init, update, {}, linear=True)
 
 
-def alternating(order="xy"):
+def alternating(order: str = "xy") -> Rule:
     if order not in ("xy", "yx"):
         raise ValueError(f"alternating: order must be 'xy' (x first) or 'yx', got {order!r}")
 
@@ -71,7 +72,7 @@ def alternating(order="xy"):
     return Rule("alternating", init, update, {"order": order}, linear=True)
 
 
-def optimistic():
+def optimistic() -> Rule:
     def init(game, x, y):
         return game.grads(x, y)  # previous gradients; equal to the current ones before the first step
 
@@ -84,7 +85,7 @@ def optimistic():
     return Rule("optimistic", init, update, {}, linear=True)
 
 
-def extragradient():
+def extragradient() -> Rule:
     def init(game, x, y):
         return ()
 
@@ -97,7 +98,7 @@ def extragradient():
     return Rule("extragradient", init, update, {}, linear=True)
 
 
-def consensus(gamma=1.0):
+def consensus(gamma: float = 1.0) -> Rule:
     def init(game, x, y):
         return ()
 
@@ -109,7 +110,7 @@ def consensus(gamma=1.0):
     return Rule("consensus", init, update, {"gamma": gamma}, linear=True)
 
 
-def sga(lam=1.0):
+def sga(lam: float = 1.0) -> Rule:
     def init(game, x, y):
         return ()
 
@@ -121,7 +122,7 @@ def sga(lam=1.0):
     return Rule("sga", init, update, {"lam": lam}, linear=True)
 
 
-def momentum(beta=-0.5, alternating=True):
+def momentum(beta: float = -0.5, alternating: bool = True) -> Rule:
     def init(game, x, y):
         return (x, y)  # previous iterate: no velocity at the start
 
@@ -144,7 +145,7 @@ RULES = {"simultaneous": simultaneous, "alternating": alternating, "optimistic":
          "extragradient": extragradient, "consensus": consensus, "sga": sga, "momentum": momentum}
 
 
-def get(method, **options) -> Rule:
+def get(method: str | Rule, **options: Any) -> Rule:
     """A Rule from its name and options (a Rule passes through; options then must be empty)."""
     if isinstance(method, Rule):
         if options:

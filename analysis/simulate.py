@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from . import optim
+
+if TYPE_CHECKING:
+    from .games import Game
 
 
 @dataclass
@@ -16,22 +21,24 @@ class Trajectory:
     path: "linear" when simulate used the exact matrix-power path, "loop" for the step-by-step loop.
     """
 
-    x: object
-    y: object
+    x: np.ndarray | torch.Tensor
+    y: np.ndarray | torch.Tensor
     t: np.ndarray
-    lr: object
+    lr: ArrayLike | torch.Tensor
     method: str
     options: dict = field(default_factory=dict)
     path: str = "loop"
 
-    def norm(self):
+    def norm(self) -> np.ndarray | torch.Tensor | None:
         """Distance to the origin sqrt(x^2 + y^2) per record (summed over player dims for vector games)."""
         if isinstance(self.x, torch.Tensor):
             return torch.sqrt(self.x ** 2 + self.y ** 2) if self.x.shape == self.y.shape else None
         return np.sqrt(self.x ** 2 + self.y ** 2)
 
 
-def simulate(game, method, lr, steps, x0, y0, record=1, fast=None, **options) -> Trajectory:
+def simulate(game: Game, method: str | optim.Rule, lr: ArrayLike | torch.Tensor, steps: int,
+             x0: ArrayLike | torch.Tensor, y0: ArrayLike | torch.Tensor, record: int = 1, fast: bool | None = None,
+             **options: Any) -> Trajectory:
     """Iterate `method` on `game` for `steps` steps from every initial point at once.
 
     Args:

@@ -13,12 +13,18 @@ sqrt((1 - eta*gamma)^2 + eta^2).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import sympy as sp
 import torch
+from numpy.typing import ArrayLike
 
 from . import optim
 from .games import LinearGame
+
+if TYPE_CHECKING:
+    from .games import Game
 
 
 def _to_numpy64(c):
@@ -49,7 +55,7 @@ def _step_flat(rule, game, Z, shapes, lr):
     return _stack((xn, yn, *stn), Z.shape[0])
 
 
-def step_matrix(game, method, lr, h=1e-5, **options):
+def step_matrix(game: Game, method: str | optim.Rule, lr: float, h: float = 1e-5, **options: Any) -> np.ndarray:
     """The numeric per-step linear map M at game.equilibrium(), on the stacked vector (x, y, *state).
 
     Returns a (D, D) float64 array; D = 2 for memoryless rules on scalar games (optimistic and momentum carry
@@ -85,7 +91,7 @@ def step_matrix(game, method, lr, h=1e-5, **options):
     return ((out[:D] - out[D:2 * D]) / (2 * h)).T
 
 
-def linear_maps(game, rule, lr):
+def linear_maps(game: Game, rule: optim.Rule, lr: float) -> tuple[np.ndarray, np.ndarray]:
     """Exact (M, P) of a linear rule on a linear game (games.Game.linear and optim.Rule.linear).
 
     With w = (x, y) flattened to d = n + m entries (d = 2 for scalar players) and z = (x, y, *state) to D
@@ -112,7 +118,8 @@ def linear_maps(game, rule, lr):
     return M, P
 
 
-def symbolic_step_matrix(game, method, lr=None, **options):
+def symbolic_step_matrix(game: Game, method: str | optim.Rule, lr: float | sp.Expr | None = None,
+                         **options: Any) -> sp.Matrix:
     """Exact per-step map (sympy Matrix) on (x, y, *state) for a scalar game with a symbolic linearisation.
 
     lr: number or sympy expression (default: the positive symbol eta).
@@ -129,7 +136,8 @@ def symbolic_step_matrix(game, method, lr=None, **options):
     return outs.jacobian(sp.Matrix([x, y, *syms])).applyfunc(sp.expand)
 
 
-def spectral_radius(game, method, lr, symbolic=False, **options):
+def spectral_radius(game: Game, method: str | optim.Rule, lr: ArrayLike | sp.Expr, symbolic: bool = False,
+                    **options: Any) -> float | np.ndarray | sp.Expr:
     """Spectral radius of the per-step map at the equilibrium.
 
     symbolic=False: float (numpy lr array -> array of radii). symbolic=True: sympy expression in lr (pass a

@@ -8,11 +8,15 @@ matplotlib backend. CHEAP lists the figures that take seconds (the `make demo` s
 from __future__ import annotations
 
 import inspect
+import os
 import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from . import dynamics, saturation_figs
 from .saturation_figs import FigureUnavailable
-from .style import DEFAULT_WIDTH, MIN_PT, WIDTHS, save, style, width_inches
+from .style import DEFAULT_WIDTH, MIN_PT, WIDTHS, FigureData, save, style, width_inches
 
 FIGURES = {
     "saddle_surface": dynamics.saddle_surface,
@@ -43,7 +47,8 @@ def _check_names(names):
             raise ValueError(f"unknown figure {n!r}; known figures: {', '.join(FIGURES)}")
 
 
-def make(name, width=DEFAULT_WIDTH, log=None, **kwargs):
+def make(name: str, width: float | str = DEFAULT_WIDTH, log: Callable[[str], object] | None = None,
+         **kwargs: Any) -> FigureData:
     """(Figure, data) of one figure at `width` (inches or a WIDTHS name), in the shared style.
 
     log: progress callable, passed to figures that report their own progress (generator_gradients);
@@ -57,7 +62,9 @@ def make(name, width=DEFAULT_WIDTH, log=None, **kwargs):
         return fn(width=width_inches(width), **kwargs)
 
 
-def render(names, out_dir, formats=("pdf", "png"), width=DEFAULT_WIDTH, log=print, dpi=None, write_data=True):
+def render(names: Sequence[str], out_dir: str | os.PathLike[str], formats: Sequence[str] = ("pdf", "png"),
+           width: float | str = DEFAULT_WIDTH, log: Callable[[str], object] = print, dpi: float | None = None,
+           write_data: bool = True) -> dict[str, list[Path]]:
     """Write each named figure to out_dir; returns {name: [paths]} (unavailable figures are reported, skipped).
 
     dpi: raster resolution (default 300); write_data=False skips the NAME.npz files (the docs' images).
@@ -85,6 +92,7 @@ def render(names, out_dir, formats=("pdf", "png"), width=DEFAULT_WIDTH, log=prin
     return written
 
 
-def demo_subset(out_dir, formats=("pdf", "png"), width=DEFAULT_WIDTH, log=print):
+def demo_subset(out_dir: str | os.PathLike[str], formats: Sequence[str] = ("pdf", "png"),
+                width: float | str = DEFAULT_WIDTH, log: Callable[[str], object] = print) -> dict[str, list[Path]]:
     """The fast figures (the `make demo` subset, well under a minute on a CPU)."""
     return render(CHEAP, out_dir, formats, width, log)

@@ -8,12 +8,12 @@ import analysis
 from analysis import games
 
 from ._draw import directions, grid, symmetric_limits, trajectory, wrap
-from .style import DEFAULT_WIDTH, new_figure
+from .style import DEFAULT_WIDTH, FigureData, new_figure
 
 G = games.Bilinear()
 
 
-def saddle_surface(width=DEFAULT_WIDTH):
+def saddle_surface(width: float = DEFAULT_WIDTH) -> FigureData:
     x = y = np.linspace(-2, 2, 61)
     X, Y = np.meshgrid(x, y)
     V = X * Y
@@ -31,7 +31,7 @@ def saddle_surface(width=DEFAULT_WIDTH):
     return fig, {"x": x, "y": y, "V": V}
 
 
-def vector_field(width=DEFAULT_WIDTH):
+def vector_field(width: float = DEFAULT_WIDTH) -> FigureData:
     """Direction arrows of the flow (ẋ, ẏ) = (y, −x), coloured by speed, with one closed orbit."""
     x = y = np.linspace(-2, 2, 17)
     X, Y = np.meshgrid(x, y)
@@ -58,7 +58,7 @@ def vector_field(width=DEFAULT_WIDTH):
     return fig, {"x": x, "y": y, "dx": dx, "dy": dy, "arrow_length": np.array(h)}
 
 
-def iterates_vs_time(width=DEFAULT_WIDTH):
+def iterates_vs_time(width: float = DEFAULT_WIDTH) -> FigureData:
     lrs = np.array([0.05, 0.2])
     tr = analysis.simulate(G, "simultaneous", lr=lrs, steps=200, x0=1.0, y0=0.0)
     fig, axes = grid(width, 2, 2, 1, panel_aspect=0.62, extra_h=0.45)
@@ -73,7 +73,7 @@ def iterates_vs_time(width=DEFAULT_WIDTH):
     return fig, {"t": tr.t, "lr": lrs, "x": tr.x, "y": tr.y}
 
 
-def spiral(width=DEFAULT_WIDTH, lr=0.1, steps=300):
+def spiral(width: float = DEFAULT_WIDTH, lr: float = 0.1, steps: int = 300) -> FigureData:
     """The spiral of simultaneous GDA from (1, 0) and (at widths >= 5 in, a second panel) its radius over time."""
     tr = analysis.simulate(G, "simultaneous", lr=lr, steps=steps, x0=1.0, y0=0.0)
     r = np.hypot(tr.x, tr.y)
@@ -105,7 +105,7 @@ RULE_TITLES = {"simultaneous": "simultaneous GDA", "alternating": "alternating G
                "consensus": "consensus, γ = 1", "sga": "SGA, λ = 1", "momentum": "momentum, β = −0.5"}
 
 
-def update_rules(width=DEFAULT_WIDTH, lr=0.2, steps=150):
+def update_rules(width: float = DEFAULT_WIDTH, lr: float = 0.2, steps: int = 150) -> FigureData:
     fig, axes = grid(width, len(RULES), 4, 2, panel_aspect=1.0, extra_h=0.7)
     data = {}
     th = np.linspace(0, 2 * np.pi, 200)
@@ -128,7 +128,7 @@ _STYLES = {"simultaneous": dict(c="C0", ls="-"), "alternating": dict(c="C1", ls=
            "momentum": dict(c="C6", ls=":", lw=1.8)}
 
 
-def spectral_radius_vs_lr(width=DEFAULT_WIDTH):
+def spectral_radius_vs_lr(width: float = DEFAULT_WIDTH) -> FigureData:
     """ρ(η) per rule. Alternating GDA is exactly 1 (drawn thick above the thin ρ = 1 line) and consensus equals
     SGA on a bilinear game (SGA drawn dashed with markers over the thick consensus line)."""
     lrs = np.linspace(0.01, 1.5, 150)
@@ -161,7 +161,7 @@ DIRAC_VARIANTS = [("saturating", None, {}, "standard GAN\n(saturating loss)"),
                   ("nonsaturating", "r1", {}, "non-saturating\nGAN + R1 (γ = 1)")]
 
 
-def dirac_gan(width=DEFAULT_WIDTH, lr=0.1, steps=400):
+def dirac_gan(width: float = DEFAULT_WIDTH, lr: float = 0.1, steps: int = 400) -> FigureData:
     fig, axes = grid(width, len(DIRAC_VARIANTS), 4, 2, panel_aspect=1.0, extra_h=0.55)
     data = {}
     first_col = {id(a) for a in axes if a.get_subplotspec().is_first_col()}

@@ -1,14 +1,18 @@
 """Figures of gradient saturation and divergence asymmetry. Each returns (Figure, data dict)."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 import divkit
 from analysis import fits
 from analysis import saturation as S
 
 from ._draw import grid, unicode_log_ticks, wrap
-from .style import DEFAULT_WIDTH, new_figure
+from .style import DEFAULT_WIDTH, FigureData, new_figure
 
 NAMES = {"kl": "KL(P‖Q)", "reverse_kl": "reverse KL, KL(Q‖P)", "pearson": "Pearson χ²", "neyman": "Neyman χ²",
          "squared_hellinger": "squared Hellinger", "js": "Jensen–Shannon", "gan": "GAN (2 JS − log 4)",
@@ -30,7 +34,7 @@ def _num(v, digits=2):
     return s.lstrip("-") if float(s) == 0 else s.replace("-", "−")
 
 
-def js_saturation(width=DEFAULT_WIDTH):
+def js_saturation(width: float = DEFAULT_WIDTH) -> FigureData:
     mu = np.linspace(0.0, 30.0, 301)
     js, lg = S.js(mu), S.log_js_grad(mu[1:]) / np.log(10)
     fig, (a, b) = grid(width, 2, 2, 1, panel_aspect=0.75, extra_h=0.45)
@@ -47,7 +51,8 @@ def js_saturation(width=DEFAULT_WIDTH):
 YLIM_DECADES = 60
 
 
-def generator_gradients(width=DEFAULT_WIDTH, mu=None, names=None, log=None):
+def generator_gradients(width: float = DEFAULT_WIDTH, mu: ArrayLike | None = None, names: Sequence[str] | None = None,
+                        log: Callable[[str], object] | None = None) -> FigureData:
     """log10 |generator gradient| under the optimal critic for each divergence, both objectives.
 
     mu: separations (default 25 points on [0.5, 30]); names: divergences (default divkit.names());
@@ -76,7 +81,7 @@ def generator_gradients(width=DEFAULT_WIDTH, mu=None, names=None, log=None):
     return fig, data
 
 
-def frozen_generator(width=DEFAULT_WIDTH, **experiment):
+def frozen_generator(width: float = DEFAULT_WIDTH, **experiment: Any) -> FigureData:
     """Arjovsky & Bottou's frozen-generator experiment; `experiment` goes to saturation.frozen_generator_experiment."""
     r = S.frozen_generator_experiment(**experiment)
     w = width
@@ -95,7 +100,7 @@ def frozen_generator(width=DEFAULT_WIDTH, **experiment):
 KL_PAIR = ((0.0, 1.0), (1.5, 0.6))  # p = N(0, 1), q = N(1.5, 0.6²): unequal variances, so KL(p‖q) ≠ KL(q‖p)
 
 
-def kl_integrands(width=DEFAULT_WIDTH):
+def kl_integrands(width: float = DEFAULT_WIDTH) -> FigureData:
     """The two KL integrands of a pair of Gaussians with unequal variances, with the integrals they give."""
     (m1, s1), (m2, s2) = KL_PAIR
     x = np.linspace(-6.5, 6.0, 2501)  # the tails beyond hold < 1e-7 of either integral
@@ -117,7 +122,7 @@ def kl_integrands(width=DEFAULT_WIDTH):
                  "kl_qp": np.array(kqp)}
 
 
-def kl_fits(width=DEFAULT_WIDTH):
+def kl_fits(width: float = DEFAULT_WIDTH) -> FigureData:
     x = np.linspace(-9, 9, 1801)
     means = (-3.0, 3.0)
     p = fits.mixture_pdf(x, means)
@@ -137,7 +142,7 @@ def kl_fits(width=DEFAULT_WIDTH):
     return fig, data
 
 
-def conjugate_envelope(width=DEFAULT_WIDTH):
+def conjugate_envelope(width: float = DEFAULT_WIDTH) -> FigureData:
     """TV's conjugate as the upper envelope of the lines u·t − f(u), u ≥ 0 (divkit.plotting.envelope_figure)."""
     from divkit.plotting import envelope_figure
 
@@ -161,8 +166,8 @@ RING8_SETTINGS = (("balanced: both learning rates 1e-3", 1e-3, 1e-3),
                   ("fast generator: G 2e-3, critic 2e-4", 2e-3, 2e-4))
 
 
-def ring8_mode_collapse(width=DEFAULT_WIDTH, snapshots=(100, 300, 600, 1000, 1500, 2500), every=100, seed=0,
-                        n_samples=2500):
+def ring8_mode_collapse(width: float = DEFAULT_WIDTH, snapshots: Sequence[int] = (100, 300, 600, 1000, 1500, 2500),
+                        every: int = 100, seed: int = 0, n_samples: int = 2500) -> FigureData:
     """Mode collapse on ring8 over training: a balanced GAN covers the 8 modes, a fast generator collapses.
 
     Both runs train the same standard GAN (gan.Trainer: non-saturating generator loss, MLPs with 2 hidden

@@ -8,11 +8,18 @@ size (no bbox cropping), so a font of n pt in the rc settings prints at n pt whe
 from __future__ import annotations
 
 import contextlib
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
+
+# what every figure function returns: the Figure and the arrays it draws (saved as NAME.npz)
+FigureData: TypeAlias = tuple[Figure, dict[str, Any]]
 
 # print widths (inches): a column of a two-column paper (ICML/CVPR/NeurIPS-workshop style, 3.25 in), the text
 # width of a one-column paper (NeurIPS/ICLR, 5.5 in) and the full width of a two-column paper (ICML, 6.75 in)
@@ -27,7 +34,7 @@ RC = {"font.size": 8, "axes.labelsize": 8, "axes.titlesize": 8, "figure.titlesiz
       "axes.titlepad": 3.0, "figure.constrained_layout.use": True}
 
 
-def width_inches(width) -> float:
+def width_inches(width: float | str) -> float:
     """A print width in inches from a number or a WIDTHS name; ValueError otherwise (naming the choices)."""
     if isinstance(width, str):
         if width in WIDTHS:
@@ -43,18 +50,19 @@ def width_inches(width) -> float:
 
 
 @contextlib.contextmanager
-def style():
+def style() -> Iterator[None]:
     """The rc settings of every figure (matplotlib.rc_context: restored on exit, backend untouched)."""
     with matplotlib.rc_context(RC):
         yield
 
 
-def new_figure(width, height):
+def new_figure(width: float, height: float) -> Figure:
     """A constrained-layout Figure of `width` x `height` inches (not registered with pyplot)."""
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def save(fig, data: dict, out_dir, name, formats=("pdf", "png"), dpi=None, write_data=True):
+def save(fig: Figure, data: Mapping[str, ArrayLike], out_dir: str | os.PathLike[str], name: str,
+         formats: Sequence[str] = ("pdf", "png"), dpi: float | None = None, write_data: bool = True) -> list[Path]:
     """Write fig as out_dir/name.{fmt} (at its exact size; raster formats at `dpi`, default savefig.dpi = 300)
     and, with write_data, its data as out_dir/name.npz; returns the written paths."""
     out = Path(out_dir)
