@@ -18,7 +18,7 @@ import math
 import os
 import struct
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import torch
@@ -512,7 +512,8 @@ def get(name: str, path: str | os.PathLike | None = None, image_size: int | None
     return Mirrored(ds) if mirror else ds
 
 
-def sample_rows(ds: DataSet, n: int, lo: int, hi: int, labelled: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+def sample_rows(ds: DataSet, n: int, lo: int, hi: int, labelled: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Rows lo:hi of a global batch of n samples of `ds` drawn from torch's global RNG: (x, y or None).
 
     Data sets with a `sample_rows` method build only those rows (a data-parallel rank's slice: image gathers
@@ -574,4 +575,4 @@ def training_set(config: TrainConfig) -> DataSet:
 if TYPE_CHECKING:
     # What `get`/`from_config` return: every sampler with `sample(n, generator)` (and, for most, `sample_labelled`,
     # `sample_rows`); a documentation alias only, nothing checks it at run time.
-    DataSet = Mixture | Spiral | ImageData | StackedImages | Mirrored | FixedSample | DatasetAdapter
+    DataSet: TypeAlias = Mixture | Spiral | ImageData | StackedImages | Mirrored | FixedSample | DatasetAdapter

@@ -94,7 +94,8 @@ def _int_arg(value, name: str, lo: int) -> int:
 
 # ---------------------------------------------------------------- Inception Score
 
-def inception_score(probs: Features | None = None, *, logits: Features | None = None, splits: int = 10, shuffle: bool = True, seed: int = 2020) -> dict:
+def inception_score(probs: Features | None = None, *, logits: Features | None = None, splits: int = 10,
+                    shuffle: bool = True, seed: int = 2020) -> dict:
     """IS from class probabilities `probs` (N, C) (rows sum to 1) or from `logits` (N, C) (softmax taken in log
     space, as torch-fidelity does with Inception's `logits_unbiased`). Exactly one of the two.
 
@@ -190,13 +191,15 @@ def frechet_distance(mu1: npt.ArrayLike, sigma1: npt.ArrayLike, mu2: npt.ArrayLi
 
 # ---------------------------------------------------------------- KID
 
-def polynomial_kernel(x: npt.ArrayLike, y: npt.ArrayLike, degree: int = 3, gamma: float | None = None, coef0: float = 1.0) -> np.ndarray:
+def polynomial_kernel(x: npt.ArrayLike, y: npt.ArrayLike, degree: int = 3,
+                      gamma: float | None = None, coef0: float = 1.0) -> np.ndarray:
     """k(x, y) = (γ xᵀy + c₀)^degree, γ = 1/d by default, for x (n, d), y (m, d) → (n, m)."""
     gamma = 1.0 / x.shape[1] if gamma is None else gamma
     return (x @ y.T * gamma + coef0) ** degree
 
 
-def mmd2_unbiased(feat_a: Features, feat_b: Features, degree: int = 3, gamma: float | None = None, coef0: float = 1.0) -> float:
+def mmd2_unbiased(feat_a: Features, feat_b: Features, degree: int = 3,
+                  gamma: float | None = None, coef0: float = 1.0) -> float:
     """Unbiased MMD² with the polynomial kernel (Bińkowski et al. 2018, eq. 4); sets of sizes m, n ≥ 2."""
     x, y = _pair(feat_a, feat_b, min_rows=2)
     m, n = len(x), len(y)

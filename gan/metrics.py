@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -111,7 +111,7 @@ def fid(real_images: Images, fake_images: Images, extractor: Extractor, batch_si
 
 
 def kid(real_images: Images, fake_images: Images, extractor: Extractor, batch_size: int = 500,
-        **kw: int | float | None) -> dict:
+        **kw: Any) -> dict:
     """KID between image sets (keyword arguments of `kid_from_features`: subsets, subset_size, seed, ...)."""
     return kid_from_features(extract(extractor, real_images, batch_size),
                              extract(extractor, fake_images, batch_size), **kw)

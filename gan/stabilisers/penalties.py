@@ -58,8 +58,8 @@ def r2_penalty(critic: Callable[[torch.Tensor], torch.Tensor], x_fake: torch.Ten
     return 0.5 * gamma * gradient_squared_norm(critic, x_fake.detach()).mean()
 
 
-def wgan_gp_penalty(critic: Callable[[torch.Tensor], torch.Tensor], x_real: torch.Tensor, x_fake: torch.Tensor, weight: float = 10.0,
-                    generator: torch.Generator | None = None,
+def wgan_gp_penalty(critic: Callable[[torch.Tensor], torch.Tensor], x_real: torch.Tensor, x_fake: torch.Tensor,
+                    weight: float = 10.0, generator: torch.Generator | None = None,
                     eps: torch.Tensor | None = None) -> torch.Tensor:
     """λ·mean_i (‖∇V(x̂_i)‖₂ − 1)², x̂_i = ε_i x_i + (1 − ε_i) x̃_i, ε_i ∼ U[0,1] (Gulrajani et al. 2017, Alg. 1).
 
