@@ -13,6 +13,7 @@ truncated or foreign file raises `CorruptCheckpointError` (both are ValueErrors)
 """
 from __future__ import annotations
 
+import os
 import pickle
 import random
 import zipfile
@@ -65,7 +66,7 @@ def _to_tuples(x):
     return tuple(_to_tuples(v) for v in x) if isinstance(x, (tuple, list)) else x
 
 
-def save_atomic(obj: dict, path) -> None:
+def save_atomic(obj: dict, path: str | os.PathLike) -> None:
     """torch.save to `path` atomically (temp file in the same folder + fsync + os.replace)."""
     from .run_folder import atomic_file
 
@@ -84,7 +85,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def load(path, map_location="cpu") -> dict:
+def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
     """Load a checkpoint with `torch.load(weights_only=True)`.
 
     Raises:

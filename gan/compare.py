@@ -25,7 +25,9 @@ import json
 import math
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +38,9 @@ from .config import TrainConfig
 from .losses import BASELINES, GENERATOR_LOSSES
 from .sweep import BatchedTrainer
 from .trainer import Trainer
+
+if TYPE_CHECKING:
+    import os
 
 _GAN_NS = {"divergence": "gan", "generator_loss": "nonsaturating"}
 
@@ -68,7 +73,7 @@ STUDIES: dict[str, list[tuple[str, dict]]] = {
 }
 
 
-def resolve_divergences(spec) -> list[str]:
+def resolve_divergences(spec: str | Sequence[str]) -> list[str]:
     """"all" → every divkit divergence; else a comma-separated list or list of names (validated)."""
     if isinstance(spec, str):
         spec = divkit.names() if spec.strip() == "all" else [s.strip() for s in spec.split(",") if s.strip()]
@@ -79,7 +84,8 @@ def resolve_divergences(spec) -> list[str]:
     return list(spec)
 
 
-def divergence_variants(divergences="all", generator_losses=GENERATOR_LOSSES) -> list[tuple[str, dict]]:
+def divergence_variants(divergences: str | Sequence[str] = "all",
+                        generator_losses: Sequence[str] = GENERATOR_LOSSES) -> list[tuple[str, dict]]:
     """[("<div>-<loss>", overrides), ...] for every divergence × generator loss (one row for baselines)."""
     out = []
     for div in resolve_divergences(divergences):
@@ -150,7 +156,8 @@ def _failed(exc) -> dict:
     return {"modes": 0, "hq_fraction": 0.0, "reverse_kl": math.nan, "failed": str(exc)}
 
 
-def run_configs(runs, out, engine: str = "auto", jobs: int = 1, devices=None, emit_commands=None,
+def run_configs(runs: Sequence[tuple[str, TrainConfig]], out: str | os.PathLike, engine: str = "auto", jobs: int = 1,
+                devices: Sequence[str] | None = None, emit_commands: str | os.PathLike | None = None,
                 reuse: bool = True, max_batch: int = 64, eval_every: int = 0, progress: bool = True) -> dict:
     """Train `runs` = [(label, TrainConfig)] (or reuse finished ones); returns {out folder: summary} of every
     run that has finished (a run stopped on a non-finite loss: modes 0, "failed" its message).
@@ -239,9 +246,11 @@ def _read_summary(cfg):
     return s
 
 
-def run_variants(base: TrainConfig, variants, seeds: int = 3, out="runs/cmp", reuse: bool = True,
-                 engine: str = "auto", jobs: int = 1, devices=None, emit_commands=None, eval_every: int = 0,
-                 seed_list=None) -> list[dict]:
+def run_variants(base: TrainConfig, variants: Sequence[tuple[str, dict]], seeds: int = 3,
+                 out: str | os.PathLike = "runs/cmp", reuse: bool = True, engine: str = "auto", jobs: int = 1,
+                 devices: Sequence[str] | None = None,
+                 emit_commands: str | os.PathLike | None = None, eval_every: int = 0,
+                 seed_list: Iterable[int] | None = None) -> list[dict]:
     """Train every variant for seeds 0 … seeds − 1 (or reuse finished runs; see `run_configs` for the engine,
     the job pool and emitted commands); write results, table and figure from every run that has finished."""
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
@@ -263,13 +272,14 @@ def run_variants(base: TrainConfig, variants, seeds: int = 3, out="runs/cmp", re
     return records
 
 
-def compare(base: TrainConfig, divergences="all", seeds: int = 3, generator_losses=GENERATOR_LOSSES,
-            out="runs/cmp") -> list[dict]:
+def compare(base: TrainConfig, divergences: str | Sequence[str] = "all", seeds: int = 3,
+            generator_losses: Sequence[str] = GENERATOR_LOSSES, out: str | os.PathLike = "runs/cmp") -> list[dict]:
     """Train every divergence × generator loss × seed; returns the per-run records (see `run_variants`)."""
     return run_variants(base, divergence_variants(divergences, generator_losses), seeds, out)
 
 
-def study(base: TrainConfig, name: str = "mode-collapse", seeds: int = 3, out="runs/study") -> list[dict]:
+def study(base: TrainConfig, name: str = "mode-collapse", seeds: int = 3,
+          out: str | os.PathLike = "runs/study") -> list[dict]:
     """Run the named study of `STUDIES` under `base`; returns the per-run records (see `run_variants`)."""
     return run_variants(base, study_variants(name), seeds, out)
 
@@ -291,7 +301,7 @@ def _tricks(t: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in t.items()) or "—"
 
 
-def table_markdown(records, base: TrainConfig | None = None) -> str:
+def table_markdown(records: list[dict], base: TrainConfig | None = None) -> str:
     """Markdown table, one row per variant: modes, HQ %, reverse KL as mean ± s.e. over seeds. Reverse KL is
     undefined for a run with no high-quality sample; such runs are left out of its mean (the "no HQ" column
     counts them)."""
@@ -319,11 +329,11 @@ def table_markdown(records, base: TrainConfig | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_table(records, path, base=None) -> None:
+def write_table(records: list[dict], path: str | os.PathLike, base: TrainConfig | None = None) -> None:
     Path(path).write_text(table_markdown(records, base), encoding="utf-8")
 
 
-def write_figure(records, path, base: TrainConfig) -> None:
+def write_figure(records: list[dict], path: str | os.PathLike, base: TrainConfig) -> None:
     from matplotlib.figure import Figure
 
     from . import data as data_mod

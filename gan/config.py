@@ -11,8 +11,13 @@ import dataclasses
 import difflib
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import os
 
 OPTIMISER_DEFAULTS = {"lr_d": 1e-4, "lr_g": 1e-4, "betas_d": (0.5, 0.999), "betas_g": (0.5, 0.999), "n_critic": 1}
 
@@ -202,14 +207,14 @@ class TrainConfig:
                 d[k] = tuple(float(x) for x in d[k])
         return cls(**d)
 
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
 
 
 class ConfigKeyError(ValueError):
     """A config key that is not a TrainConfig field; the message names the closest known field."""
 
-    def __init__(self, key: str, known, where: str = "config"):
+    def __init__(self, key: str, known: Iterable[str], where: str = "config") -> None:
         self.key = key
         close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
         hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(sorted(known))}"
@@ -224,7 +229,7 @@ def _toml_module():
     return tomllib
 
 
-def load_toml(path) -> dict:
+def load_toml(path: str | os.PathLike) -> dict:
     """Read a TOML file of TrainConfig fields into one flat dict (tables only group keys).
 
     Raises FileNotFoundError (no file), ValueError naming the file (malformed TOML, a key set twice) and

@@ -18,9 +18,17 @@ import math
 import os
 import struct
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from .config import TrainConfig
+    from .dataset_adapter import DatasetAdapter
+
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
@@ -28,7 +36,7 @@ FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 class Mixture:
     """Equal-weight isotropic Gaussian mixture in 2-D. means: (K, 2); std: scalar."""
 
-    def __init__(self, name: str, means, std: float):
+    def __init__(self, name: str, means: npt.ArrayLike, std: float) -> None:
         self.name = name
         self.means = np.asarray(means, dtype=np.float64)
         self.std = float(std)
@@ -43,13 +51,13 @@ class Mixture:
         """(n, 2) float32 samples: uniform component, then mean + std·N(0, I)."""
         return self.sample_labelled(n, generator)[0]
 
-    def sample_labelled(self, n: int, generator: torch.Generator | None = None):
+    def sample_labelled(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(x (n, 2) float32, y (n,) int64 component index); the same random draws as `sample`."""
         means = torch.as_tensor(self.means, dtype=torch.float32)
         k = torch.randint(len(means), (n,), generator=generator)
         return means[k] + self.std * torch.randn(n, 2, generator=generator), k
 
-    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False):
+    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Rows lo:hi of `sample_labelled(n)` (the same draws; only those rows are built): (x, y or None)."""
         means = torch.as_tensor(self.means, dtype=torch.float32)
         k = torch.randint(len(means), (n,))[lo:hi]
@@ -90,7 +98,8 @@ class Spiral:
 class ImageData:
     """A fixed set of images, sampled uniformly with replacement. images: (N, C, H, W) in [−1, 1]."""
 
-    def __init__(self, name: str, images, labels=None):
+    def __init__(self, name: str, images: npt.ArrayLike | torch.Tensor,
+                 labels: npt.ArrayLike | torch.Tensor | None = None) -> None:
         images = torch.as_tensor(np.asarray(images), dtype=torch.float32)
         if images.dim() != 4:
             raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
@@ -112,14 +121,14 @@ class ImageData:
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.images[torch.randint(len(self.images), (n,), generator=generator)]
 
-    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False):
+    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Rows lo:hi of `sample(n)` / `sample_labelled(n)`: the n indices are drawn, only lo:hi gathered."""
         if labelled and self.labels is None:
             self.sample_labelled(1)  # raises the no-labels error
         i = torch.randint(len(self.images), (n,))[lo:hi]
         return self.images[i], (self.labels[i] if labelled else None)
 
-    def sample_labelled(self, n: int, generator: torch.Generator | None = None):
+    def sample_labelled(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(images (n, C, H, W), labels (n,) int64); the same random draws as `sample`."""
         if self.labels is None:
             raise ValueError(f"dataset {self.name!r} has no labels; conditional training needs labelled data "
@@ -148,7 +157,7 @@ class StackedImages:
     def num_classes(self) -> int:
         return self.base.num_classes ** self.k
 
-    def sample_labelled(self, n: int, generator: torch.Generator | None = None):
+    def sample_labelled(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         i = torch.randint(len(self.base), (self.k * n,), generator=generator).reshape(self.k, n)
         x = self.base.images[i.reshape(-1), 0].reshape(self.k, n, *self.shape[1:]).transpose(0, 1)
         y = self.base.labels[i]                                              # (k, n)
@@ -158,7 +167,7 @@ class StackedImages:
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.sample_labelled(n, generator)[0]
 
-    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False):
+    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Rows lo:hi of `sample_labelled(n)`: all k·n indices drawn, only the slice's images gathered."""
         i = torch.randint(len(self.base), (self.k * n,)).reshape(self.k, n)[:, lo:hi]
         b = hi - lo
@@ -175,7 +184,7 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dt
                0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
-def read_idx(path) -> np.ndarray:
+def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file (raw or gzip, detected from the magic bytes 1f 8b).
 
     Format: 2 zero bytes, a type code (0x08 ubyte, 0x09 byte, 0x0B int16, 0x0C int32, 0x0D float32,
@@ -203,7 +212,7 @@ def read_idx(path) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, offset=header, count=count).reshape(dims).astype(dtype.newbyteorder("="))
 
 
-def write_idx(path, array: np.ndarray, compress: bool | None = None) -> None:
+def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None = None) -> None:
     """Write `array` as an IDX file (gzip if `compress` or the name ends in .gz). Inverse of `read_idx`."""
     array = np.asarray(array)
     codes = {np.dtype(v).newbyteorder("="): k for k, v in _IDX_DTYPES.items()}
@@ -226,7 +235,7 @@ def _find(directory: Path, stem: str) -> Path:
     raise FileNotFoundError(f"no {stem} or {stem}.gz in {directory}")
 
 
-def idx_images(directory, split: str = "train", name: str = "idx") -> ImageData:
+def idx_images(directory: str | os.PathLike, split: str = "train", name: str = "idx") -> ImageData:
     """MNIST-layout IDX folder: `{split}-images-idx3-ubyte[.gz]` and `{split}-labels-idx1-ubyte[.gz]`
     (split "train" or "t10k"). Pixels 0..255 → [−1, 1], shape (N, 1, 28, 28)."""
     directory = Path(directory)
@@ -245,7 +254,7 @@ def idx_images(directory, split: str = "train", name: str = "idx") -> ImageData:
     return ImageData(name, x, labels)
 
 
-def fashion_mnist(path=None, split: str = "train") -> ImageData:
+def fashion_mnist(path: str | os.PathLike | None = None, split: str = "train") -> ImageData:
     """Fashion-MNIST from the Debian package `dataset-fashion-mnist` (files under /usr/share/datasets/fashion-mnist)
     or any folder with the same IDX files."""
     path = Path(path or os.environ.get("GAN_FASHION_MNIST", FASHION_MNIST_DIR))
@@ -278,7 +287,7 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def folder_layout(path) -> tuple[list[Path], list[int] | None, list[str] | None]:
+def folder_layout(path: str | os.PathLike) -> tuple[list[Path], list[int] | None, list[str] | None]:
     """(files, labels, class_names) of an image folder.
 
     Flat: the image files directly in `path` (labels None). With class sub-folders (torchvision ImageFolder's
@@ -331,7 +340,7 @@ def _resize_center_crop(img, size: int):
     return img.crop((left, top, left + size, top + size))
 
 
-def read_image(f, channels: int, size: int | None = None) -> torch.Tensor:
+def read_image(f: str | os.PathLike, channels: int, size: int | None = None) -> torch.Tensor:
     """One image file → float32 (channels, H, W) in [−1, 1].
 
     8-bit files map 0..255 → [−1, 1]; 16-bit greyscale PNGs (Pillow mode I;16) map 0..65535. channels 3: RGB
@@ -382,7 +391,7 @@ def _check_sizes(files, path) -> None:
                              f"{f.name}: {wh[0]}×{wh[1]}); pass --image-size (image_size=) to resize them all")
 
 
-def image_folder(path, size: int | None = None, channels: int | None = None) -> ImageData:
+def image_folder(path: str | os.PathLike, size: int | None = None, channels: int | None = None) -> ImageData:
     """A folder of png/jpg/jpeg/webp/bmp images read with Pillow → `ImageData` (N, C, H, W) in [−1, 1].
 
     Layout (`folder_layout`): flat, or one sub-folder per class (labels 0…K−1 in sorted folder-name order,
@@ -425,7 +434,7 @@ class Mirrored:
     """Random horizontal flips (p = ½ per sample) of any image dataset, drawn from the same RNG as the samples
     (torch's global one, or `generator`) after them, so a checkpointed run resumes bit-identically. Labels kept."""
 
-    def __init__(self, base):
+    def __init__(self, base: DataSet) -> None:
         if len(tuple(base.shape)) != 3:
             raise ValueError(f"mirror augmentation needs images (C, H, W); the data have samples of shape "
                              f"{tuple(base.shape)}")
@@ -446,11 +455,11 @@ class Mirrored:
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self._flip(self.base.sample(n, generator), generator)
 
-    def sample_labelled(self, n: int, generator: torch.Generator | None = None):
+    def sample_labelled(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = self.base.sample_labelled(n, generator)
         return self._flip(x, generator), y
 
-    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False):
+    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         x, y = sample_rows(self.base, n, lo, hi, labelled)
         flip = (torch.rand(n) < 0.5)[lo:hi]
         return torch.where(flip.to(x.device)[:, None, None, None], x.flip(-1), x), y
@@ -467,7 +476,8 @@ def names() -> list[str]:
     return list(TOY) + list(IMAGES)
 
 
-def get(name: str, path=None, image_size: int | None = None, channels: int | None = None, mirror: bool = False):
+def get(name: str, path: str | os.PathLike | None = None, image_size: int | None = None, channels: int | None = None,
+        mirror: bool = False) -> DataSet:
     """Dataset by name: ring8, grid25, spiral, digits, fashion_mnist (path optional), idx (path: a folder with
     MNIST-layout IDX files), folder (path: a folder of png/jpg/jpeg/webp/bmp images, flat or one sub-folder per
     class; `image_folder`), stacked_fashion_mnist / stacked_digits (three images on three channels: 1000 modes).
@@ -502,7 +512,8 @@ def get(name: str, path=None, image_size: int | None = None, channels: int | Non
     return Mirrored(ds) if mirror else ds
 
 
-def sample_rows(ds, n: int, lo: int, hi: int, labelled: bool = False):
+def sample_rows(ds: DataSet, n: int, lo: int, hi: int, labelled: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Rows lo:hi of a global batch of n samples of `ds` drawn from torch's global RNG: (x, y or None).
 
     Data sets with a `sample_rows` method build only those rows (a data-parallel rank's slice: image gathers
@@ -516,7 +527,7 @@ def sample_rows(ds, n: int, lo: int, hi: int, labelled: bool = False):
     return ds.sample(n)[lo:hi], None
 
 
-def from_config(cfg):
+def from_config(cfg: TrainConfig) -> DataSet:
     """The dataset a `TrainConfig` names: `get(data, data_path, image_size, channels, mirror)`, or, with
     `data_workers` > 0 on folder data, the folder read lazily by that many DataLoader workers
     (`gan.dataset_adapter.DatasetAdapter` over `gan.dataset_adapter.ImageFolderDataset`)."""
@@ -539,7 +550,7 @@ class FixedSample:
     sampled uniformly with replacement: the finite-training-set protocol of PacGAN's 2-D experiments (a fixed
     100,000-sample set; they shuffle it per epoch, this draws i.i.d. indices). Means, std and shape are base's."""
 
-    def __init__(self, base, n: int, seed: int = 0):
+    def __init__(self, base: DataSet, n: int, seed: int = 0) -> None:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n (the training-set size) must be a positive int, got {n!r}")
         self.base, self.n = base, n
@@ -553,9 +564,15 @@ class FixedSample:
         return self.x[torch.randint(self.n, (n,), generator=generator)]
 
 
-def training_set(config):
+def training_set(config: TrainConfig) -> DataSet:
     """The dataset a run trains on: `from_config(config)`, as a `FixedSample` of `config.train_set` samples
     (seeded by config.seed + 5, apart from the training RNG) when train_set > 0."""
     ds = from_config(config)
     n = getattr(config, "train_set", 0)
     return FixedSample(ds, n, seed=config.seed + 5) if n else ds
+
+
+if TYPE_CHECKING:
+    # What `get`/`from_config` return: every sampler with `sample(n, generator)` (and, for most, `sample_labelled`,
+    # `sample_rows`); a documentation alias only, nothing checks it at run time.
+    DataSet: TypeAlias = Mixture | Spiral | ImageData | StackedImages | Mirrored | FixedSample | DatasetAdapter

@@ -19,11 +19,15 @@ rules, same pixel mapping through `gan.data.read_image`): the trainer uses it wi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from . import data as data_mod
+
+if TYPE_CHECKING:
+    import os
 
 __all__ = ["DatasetAdapter", "ImageFolderDataset"]
 
@@ -36,7 +40,7 @@ class ImageFolderDataset(Dataset):
     differs from the first file's raises ValueError naming both (checked as files are read: the folder is never
     scanned whole)."""
 
-    def __init__(self, path, size: int | None = None, channels: int | None = None):
+    def __init__(self, path: str | os.PathLike, size: int | None = None, channels: int | None = None) -> None:
         data_mod._check_channels(channels)
         self.path = Path(path)
         self.files, self.labels, self.class_names = data_mod.folder_layout(path)
@@ -46,7 +50,7 @@ class ImageFolderDataset(Dataset):
         self.channels = self.first.shape[0]
 
     @property
-    def classes(self):
+    def classes(self) -> list[str] | None:
         return self.class_names
 
     def __len__(self):
@@ -106,8 +110,8 @@ class DatasetAdapter:
         `classes`, else 0; scanning the labels would read the whole data set, so pass it).
     """
 
-    def __init__(self, dataset, num_workers: int = 0, seed: int = 0, num_classes: int | None = None,
-                 prefetch_factor: int = 2):
+    def __init__(self, dataset: Dataset, num_workers: int = 0, seed: int = 0, num_classes: int | None = None,
+                 prefetch_factor: int = 2) -> None:
         if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
             raise TypeError(f"dataset must be a map-style torch Dataset (with __getitem__ and __len__), got "
                             f"{type(dataset).__name__}")
@@ -166,7 +170,8 @@ class DatasetAdapter:
         self.consumed += n
         return x, y
 
-    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False):
+    def sample_rows(self, n: int, lo: int, hi: int, labelled: bool = False
+                    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Rows lo:hi of the next global batch of n: only those items are read (by this rank's workers); the
         stream advances by n, as on every other rank."""
         if labelled and not self.labelled:
@@ -174,7 +179,7 @@ class DatasetAdapter:
         x, y = self._next(n, lo, hi)
         return x, (y if labelled else None)
 
-    def sample_labelled(self, n: int, generator: torch.Generator | None = None):
+    def sample_labelled(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(images (n, C, H, W), labels (n,) int64): the next n of the stream, or n uniform draws from `generator`."""
         if not self.labelled:
             raise ValueError(f"dataset {self.name} returns no labels; conditional training needs (image, label) items")

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import TrainConfig
 from .trainer import Trainer
 
+if TYPE_CHECKING:
+    import os
 
-def demo_ring8(out_dir="out/gan_ring8", steps: int = 1000, seed: int = 0, divergence: str = "gan",
+
+def demo_ring8(out_dir: str | os.PathLike = "out/gan_ring8", steps: int = 1000, seed: int = 0, divergence: str = "gan",
                generator_loss: str = "nonsaturating", progress: bool = False, overwrite: bool = False) -> dict:
     """Train an MLP f-GAN on ring8 and write `out_dir/samples.png` (+ samples.npy, metrics.jsonl, summary.json).
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -80,7 +81,7 @@ def init_from_env(backend: str | None = None, device: str | None = None) -> Dist
     return DistInfo(rank, world, local, dev)
 
 
-def wrap_ddp(model: nn.Module, info: DistInfo, **ddp_kwargs) -> nn.Module:
+def wrap_ddp(model: nn.Module, info: DistInfo, **ddp_kwargs: Any) -> nn.Module:
     """``DistributedDataParallel(model)`` when running distributed, else ``model`` unchanged."""
     if not info.distributed:
         return model
@@ -137,7 +138,8 @@ def cleanup() -> None:
         dist.destroy_process_group()
 
 
-def compile_model(model: nn.Module, enabled: bool = True, backend: str = "inductor", mode: str | None = None):
+def compile_model(model: nn.Module, enabled: bool = True, backend: str = "inductor", mode: str | None = None
+                  ) -> nn.Module:
     """``torch.compile(model, backend=..., mode=...)`` if ``enabled`` else ``model``.
 
     Spectral-norm power iterations (`gan.layers.spectral_norm`) run outside the compiled graph: while

@@ -19,12 +19,17 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .image_metrics import KEY_KID_MEAN, KEY_KID_STD
 from .metrics import fid_from_features, kid_from_features, mode_metrics
+
+if TYPE_CHECKING:
+    from .data import DataSet
+    from .trainer import Trainer
 
 # metric → True if larger is better
 MIXTURE_METRICS = {"modes": True, "hq_fraction": True, "reverse_kl": False}
@@ -34,7 +39,7 @@ METRICS = {**MIXTURE_METRICS, **IMAGE_METRICS}
 CLASSIFIER_IMAGES, CLASSIFIER_EPOCHS = 10_000, 2
 
 
-def json_value(v):
+def json_value(v: object) -> object:
     """float NaN/±inf → None (strict JSON has no NaN); numpy scalars → Python numbers."""
     if isinstance(v, (np.floating, float)):
         v = float(v)
@@ -44,7 +49,7 @@ def json_value(v):
     return v
 
 
-def data_kind(data) -> str:
+def data_kind(data: DataSet) -> str:
     """'mixture', 'image' or 'none' (what `evaluate` can measure on these data)."""
     if hasattr(data, "means") and hasattr(data, "std"):
         return "mixture"
@@ -57,7 +62,7 @@ class PeriodicEvaluator:
     """Metrics of a `Trainer`'s current generator (module docstring). `evaluate()` → dict of strict-JSON values
     plus "seconds" (wall time of this evaluation)."""
 
-    def __init__(self, trainer):
+    def __init__(self, trainer: Trainer) -> None:
         self.trainer = tr = trainer
         cfg = tr.config
         self.kind = data_kind(tr.data)

@@ -21,9 +21,13 @@ import hashlib
 import io
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 from .inception import InceptionFeatures, inception_extractor  # noqa: F401  (re-exported)
 
@@ -84,11 +88,11 @@ class ClassifierFeatures:
         self.sha256 = hashlib.sha256(buf.getvalue()).hexdigest()
 
     @torch.no_grad()
-    def __call__(self, x) -> torch.Tensor:
+    def __call__(self, x: npt.ArrayLike | torch.Tensor) -> torch.Tensor:
         return self.model.features(torch.as_tensor(x, dtype=torch.float32))
 
     @torch.no_grad()
-    def class_probs(self, x) -> torch.Tensor:
+    def class_probs(self, x: npt.ArrayLike | torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.model(torch.as_tensor(x, dtype=torch.float32)).double(), dim=1)
 
     def describe(self) -> dict:
@@ -113,10 +117,10 @@ class StackedFeatures:
             raise ValueError(f"images must be (B, {self.k}, H, W); got shape {tuple(x.shape)}")
         return [x[:, c:c + 1] for c in range(self.k)]
 
-    def __call__(self, x) -> torch.Tensor:
+    def __call__(self, x: npt.ArrayLike | torch.Tensor) -> torch.Tensor:
         return torch.cat([self.base(c) for c in self._split(x)], 1)
 
-    def class_probs(self, x) -> torch.Tensor:
+    def class_probs(self, x: npt.ArrayLike | torch.Tensor) -> torch.Tensor:
         out = None
         for c in self._split(x):                       # channel i contributes digit i (weight K^i)
             p = self.base.class_probs(c)

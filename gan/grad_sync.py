@@ -18,13 +18,19 @@ Terms that are not per-sample means need the global batch itself:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import torch
 import torch.distributed as dist
+
+if TYPE_CHECKING:
+    from .distributed import DistInfo
 
 __all__ = ["average_gradients", "broadcast_buffers", "mean_over_ranks", "gather_batch", "shard_draw", "slice_bounds"]
 
 
-def slice_bounds(n: int, info) -> tuple[int, int]:
+def slice_bounds(n: int, info: DistInfo) -> tuple[int, int]:
     """[lo, hi) of rank `info.rank` in a global batch of n = W·b."""
     if n % info.world_size:
         raise ValueError(f"global batch {n} is not divisible by world_size {info.world_size}")
@@ -32,7 +38,7 @@ def slice_bounds(n: int, info) -> tuple[int, int]:
     return info.rank * b, (info.rank + 1) * b
 
 
-def average_gradients(module: torch.nn.Module, info) -> None:
+def average_gradients(module: torch.nn.Module, info: DistInfo) -> None:
     """p.grad ← mean over ranks of p.grad for every parameter of `module` with a gradient (one flattened
     all-reduce). Parameters without a gradient on this rank count as zero there (all ranks must agree on which
     parameters have one: they run the same code)."""
@@ -51,7 +57,7 @@ def average_gradients(module: torch.nn.Module, info) -> None:
         i += n
 
 
-def broadcast_buffers(module: torch.nn.Module, info) -> None:
+def broadcast_buffers(module: torch.nn.Module, info: DistInfo) -> None:
     """Every floating buffer of `module` ← rank 0's (BatchNorm running statistics, which each rank updates from
     its own slice), as DDP's broadcast_buffers does, so the replicas stay identical."""
     if not info.distributed:
@@ -61,7 +67,7 @@ def broadcast_buffers(module: torch.nn.Module, info) -> None:
             dist.broadcast(b, src=0)
 
 
-def mean_over_ranks(t: torch.Tensor, info) -> torch.Tensor:
+def mean_over_ranks(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
     """Differentiable mean over ranks.
 
     Forward y = (1/W) Σ_r t_r on every rank; backward gives each rank (1/W) Σ_r' ∂L_r'/∂y, so that the sum over
@@ -73,7 +79,7 @@ def mean_over_ranks(t: torch.Tensor, info) -> torch.Tensor:
     return all_reduce(t, op=dist.ReduceOp.SUM) / info.world_size
 
 
-def gather_batch(t: torch.Tensor, info) -> torch.Tensor:
+def gather_batch(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
     """The global batch (W·b, ...) from each rank's slice (b, ...), in rank order; differentiable (the
     gradient of a rank's slice is the sum over ranks of the gradients flowing into it)."""
     if not info.distributed:
@@ -83,7 +89,7 @@ def gather_batch(t: torch.Tensor, info) -> torch.Tensor:
     return torch.cat(all_gather(t), dim=0)
 
 
-def shard_draw(draw, local_shape: tuple, info) -> torch.Tensor:
+def shard_draw(draw: Callable[[tuple], torch.Tensor], local_shape: tuple, info: DistInfo) -> torch.Tensor:
     """`draw((W·b, *rest))[lo:hi]`: this rank's slice of a global random draw (same RNG state on every rank)."""
     if not info.distributed:
         return draw(tuple(local_shape))

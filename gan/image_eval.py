@@ -20,13 +20,19 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from . import image_metrics as im
 from .metrics import extract, stacked_mode_metrics
+
+if TYPE_CHECKING:
+    from .data import DataSet
+    from .metrics import Extractor
 
 DEFAULT_N = 10_000
 
@@ -76,8 +82,9 @@ def _check_sizes(n_samples, kid_subset_size=1000, pr_k=3, dc_k=5, **_):
             raise ValueError(f"{nm} must be an int in [1, n_samples); got {k!r}")
 
 
-def evaluate_generator(generate, real, extractor, n_samples: int = DEFAULT_N, *, seed: int = 0,
-                       real_key: str | None = None, cache_dir=None, kid_subsets: int = 100,
+def evaluate_generator(generate: Callable[[int, int], torch.Tensor], real: DataSet, extractor: Extractor,
+                       n_samples: int = DEFAULT_N, *, seed: int = 0, real_key: str | None = None,
+                       cache_dir: str | os.PathLike | None = None, kid_subsets: int = 100,
                        kid_subset_size: int = 1000, pr_k: int = 3, dc_k: int = 5, batch_size: int = 500) -> dict:
     """All image metrics of `generate(n, seed)` against `real`; returns a flat dict (torch-fidelity key names)
     with "n_samples", "seed", "extractor" (its describe()) and "real_inception_score_mean" (IS of the real images:
@@ -110,7 +117,8 @@ def _data_key(cfg) -> str:
     return "-".join(parts)
 
 
-def default_extractor(dataset, key: str, cache_dir=None, epochs: int = 3, max_images: int | None = None):
+def default_extractor(dataset: DataSet, key: str, cache_dir: str | os.PathLike | None = None, epochs: int = 3,
+                      max_images: int | None = None) -> Extractor:
     """The data-trained classifier extractor of `dataset` (per channel on stacked data), cached per data set."""
     from .data import StackedImages
     from .features import StackedFeatures, classifier_for
@@ -139,9 +147,10 @@ def _load_trainer(run_dir: Path):
         ckpt_mod.set_rng_state(rng)
 
 
-def evaluate_run(run_dir, n_samples: int = DEFAULT_N, extractor=None, *, seed: int = 0, cache_dir=None,
+def evaluate_run(run_dir: str | os.PathLike, n_samples: int = DEFAULT_N, extractor: Extractor | None = None, *,
+                 seed: int = 0, cache_dir: str | os.PathLike | None = None,
                  classifier_epochs: int = 3, classifier_images: int | None = None, write: bool = True,
-                 **metric_kw) -> dict:
+                 **metric_kw: int) -> dict:
     """Image metrics of a finished run folder (see the module docstring).
 
     extractor: None (the data-trained classifier, cached per data set), a path to Inception weights (either format,
@@ -200,7 +209,8 @@ TABLE_COLUMNS = (("FID", "frechet_inception_distance", ".2f"), ("KID", "kernel_i
                  ("coverage", "coverage", ".3f"))
 
 
-def evaluate_folder(folder, n_samples: int = DEFAULT_N, extractor=None, **kw) -> list[dict]:
+def evaluate_folder(folder: str | os.PathLike, n_samples: int = DEFAULT_N, extractor: Extractor | None = None,
+                    **kw: Any) -> list[dict]:
     """`evaluate_run` on every run folder under `folder` (a `python -m gan compare` output: `<variant>-s<seed>`
     folders with checkpoint.pt); a run that stopped on a non-finite loss (no summary.json) is recorded as failed."""
     records = []
@@ -232,7 +242,7 @@ def _reuse_or_evaluate(run: Path, n_samples, extractor, kw) -> dict:
     return evaluate_run(run, n_samples, extractor, **kw)
 
 
-def table_markdown(records) -> str:
+def table_markdown(records: list[dict]) -> str:
     """One row per run, sorted by FID (failed runs last): FID, KID (mean and std over subsets), IS, precision,
     recall, density, coverage, and the stacked mode count where present."""
     ok = sorted((r for r in records if "failed" not in r), key=lambda r: r["frechet_inception_distance"])
@@ -252,7 +262,7 @@ def table_markdown(records) -> str:
     return "\n".join(lines) + "\n"
 
 
-def sample_figure(records, path, per_row: int = 16) -> None:
+def sample_figure(records: list[dict], path: str | os.PathLike, per_row: int = 16) -> None:
     """One row of `per_row` final samples (RUN/samples.npy, the fixed plotting noise) per run, in table order
     (records without a run folder, such as a real-data reference row, are left out)."""
     from matplotlib.figure import Figure

@@ -39,10 +39,17 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.linalg
 import scipy.special
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import torch
+
+    Features = npt.ArrayLike | torch.Tensor
 
 KEY_IS_MEAN, KEY_IS_STD = "inception_score_mean", "inception_score_std"
 KEY_FID = "frechet_inception_distance"
@@ -87,7 +94,8 @@ def _int_arg(value, name: str, lo: int) -> int:
 
 # ---------------------------------------------------------------- Inception Score
 
-def inception_score(probs=None, *, logits=None, splits: int = 10, shuffle: bool = True, seed: int = 2020) -> dict:
+def inception_score(probs: Features | None = None, *, logits: Features | None = None, splits: int = 10,
+                    shuffle: bool = True, seed: int = 2020) -> dict:
     """IS from class probabilities `probs` (N, C) (rows sum to 1) or from `logits` (N, C) (softmax taken in log
     space, as torch-fidelity does with Inception's `logits_unbiased`). Exactly one of the two.
 
@@ -136,7 +144,7 @@ def _thin_factor(x: np.ndarray) -> np.ndarray:
     return scipy.linalg.qr(xc, mode="r", overwrite_a=True, check_finite=False)[0][:x.shape[1]]
 
 
-def fid_from_features(feat_a, feat_b) -> float:
+def fid_from_features(feat_a: Features, feat_b: Features) -> float:
     """Exact FID between feature sets (n, d) and (m, d), n, m ≥ 2, any n, m, d (see the module docstring).
 
     float64 throughout; the result is ≥ 0 (a rounding-level negative value is returned as 0.0).
@@ -152,7 +160,8 @@ def fid_from_features(feat_a, feat_b) -> float:
     return max(value, 0.0)
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
+def frechet_distance(mu1: npt.ArrayLike, sigma1: npt.ArrayLike, mu2: npt.ArrayLike,
+                     sigma2: npt.ArrayLike) -> float:
     """‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2(Σ₁Σ₂)^{1/2}) (the squared 2-Wasserstein distance between the Gaussians).
 
     The trace of the square root is Σ √λ over the eigenvalues of Σ₁Σ₂ (real and ≥ 0 for PSD inputs). As in
@@ -182,13 +191,15 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
 
 # ---------------------------------------------------------------- KID
 
-def polynomial_kernel(x, y, degree: int = 3, gamma: float | None = None, coef0: float = 1.0) -> np.ndarray:
+def polynomial_kernel(x: npt.ArrayLike, y: npt.ArrayLike, degree: int = 3,
+                      gamma: float | None = None, coef0: float = 1.0) -> np.ndarray:
     """k(x, y) = (γ xᵀy + c₀)^degree, γ = 1/d by default, for x (n, d), y (m, d) → (n, m)."""
     gamma = 1.0 / x.shape[1] if gamma is None else gamma
     return (x @ y.T * gamma + coef0) ** degree
 
 
-def mmd2_unbiased(feat_a, feat_b, degree: int = 3, gamma: float | None = None, coef0: float = 1.0) -> float:
+def mmd2_unbiased(feat_a: Features, feat_b: Features, degree: int = 3,
+                  gamma: float | None = None, coef0: float = 1.0) -> float:
     """Unbiased MMD² with the polynomial kernel (Bińkowski et al. 2018, eq. 4); sets of sizes m, n ≥ 2."""
     x, y = _pair(feat_a, feat_b, min_rows=2)
     m, n = len(x), len(y)
@@ -198,7 +209,7 @@ def mmd2_unbiased(feat_a, feat_b, degree: int = 3, gamma: float | None = None, c
                  - 2 * kxy.mean())
 
 
-def kid_from_features(feat_a, feat_b, subsets: int = 100, subset_size: int = 1000, seed: int = 2020,
+def kid_from_features(feat_a: Features, feat_b: Features, subsets: int = 100, subset_size: int = 1000, seed: int = 2020,
                       degree: int = 3, gamma: float | None = None, coef0: float = 1.0) -> dict:
     """KID: unbiased MMD² over `subsets` random subsets of `subset_size` samples of each set.
 
@@ -273,7 +284,7 @@ def _exact_sq(a, b, rows, cols):
     return ((a[rows] - b[cols]) ** 2).sum(1)
 
 
-def knn_radii(x, k: int, block_size: int = 1024):
+def knn_radii(x: torch.Tensor, k: int, block_size: int = 1024) -> torch.Tensor:
     """Squared distance of each row of x (n, d) to its k-th nearest other row: (n,) tensor. The self-distance 0 is
     the first order statistic, so it is the (k + 1)-th smallest of the row. Found by the matrix-product distances,
     then decided on elementwise distances for every candidate within rounding of the k-th (`_sq_dists`), so a
@@ -309,7 +320,7 @@ def _ball_counts(points, centres, r2, block_size: int):
     return torch.cat(counts), hit
 
 
-def precision_recall(real, fake, k: int = 3, block_size: int = 1024) -> dict:
+def precision_recall(real: Features, fake: Features, k: int = 3, block_size: int = 1024) -> dict:
     """Improved precision and recall (Kynkäänniemi et al. 2019) of `fake` (M, d) against `real` (N, d).
 
     Returns {"precision", "recall", "f_score"} (f_score = 2PR/max(1e-5, P + R), torch-fidelity's `prc` keys).
@@ -321,7 +332,7 @@ def precision_recall(real, fake, k: int = 3, block_size: int = 1024) -> dict:
     return {"precision": p, "recall": rc, "f_score": 2 * p * rc / max(1e-5, p + rc)}
 
 
-def density_coverage(real, fake, k: int = 5, block_size: int = 1024) -> dict:
+def density_coverage(real: Features, fake: Features, k: int = 5, block_size: int = 1024) -> dict:
     """Density and coverage (Naeem et al. 2020, eqs. 3–4) of `fake` (M, d) against `real` (N, d).
 
     density = (1/(kM)) Σ_j #{i : fake_j ∈ B(real_i, NND_k(real_i))} (unbounded above; ≈ 1 when fake ~ real);

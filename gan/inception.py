@@ -20,13 +20,18 @@ the 2048-d pool after `Mixed_7c`; class probabilities for IS are softmax(pool ·
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 INPUT_SIZE = 299
 FORMATS = "a pytorch-fid/torch-fidelity state dict (.pth) or a StyleGAN/clean-fid TorchScript file (.pt)"
@@ -73,12 +78,12 @@ def quantise_uint8(images: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------- the FID Inception-v3 (state-dict layout)
 
 class BasicConv2d(nn.Module):
-    def __init__(self, cin: int, cout: int, **kw):
+    def __init__(self, cin: int, cout: int, **kw: Any) -> None:
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, bias=False, **kw)
         self.bn = nn.BatchNorm2d(cout, eps=0.001)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.bn(self.conv(x)))
 
 
@@ -101,7 +106,7 @@ class InceptionA(nn.Module):
         self.branch3x3dbl_3 = BasicConv2d(96, 96, kernel_size=3, padding=1)
         self.branch_pool = BasicConv2d(cin, pool_features, kernel_size=1)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         b5 = self.branch5x5_2(self.branch5x5_1(x))
         b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
         return torch.cat([self.branch1x1(x), b5, b3, self.branch_pool(_avg3(x))], 1)
@@ -115,7 +120,7 @@ class InceptionB(nn.Module):
         self.branch3x3dbl_2 = BasicConv2d(64, 96, kernel_size=3, padding=1)
         self.branch3x3dbl_3 = BasicConv2d(96, 96, kernel_size=3, stride=2)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
         return torch.cat([self.branch3x3(x), b3, F.max_pool2d(x, 3, stride=2)], 1)
 
@@ -134,7 +139,7 @@ class InceptionC(nn.Module):
         self.branch7x7dbl_5 = BasicConv2d(c7, 192, kernel_size=(1, 7), padding=(0, 3))
         self.branch_pool = BasicConv2d(cin, 192, kernel_size=1)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
         d = self.branch7x7dbl_1(x)
         d = self.branch7x7dbl_5(self.branch7x7dbl_4(self.branch7x7dbl_3(self.branch7x7dbl_2(d))))
@@ -151,7 +156,7 @@ class InceptionD(nn.Module):
         self.branch7x7x3_3 = BasicConv2d(192, 192, kernel_size=(7, 1), padding=(3, 0))
         self.branch7x7x3_4 = BasicConv2d(192, 192, kernel_size=3, stride=2)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         b3 = self.branch3x3_2(self.branch3x3_1(x))
         b7 = self.branch7x7x3_4(self.branch7x7x3_3(self.branch7x7x3_2(self.branch7x7x3_1(x))))
         return torch.cat([b3, b7, F.max_pool2d(x, 3, stride=2)], 1)
@@ -173,7 +178,7 @@ class InceptionE(nn.Module):
         self.branch3x3dbl_3b = BasicConv2d(384, 384, kernel_size=(3, 1), padding=(1, 0))
         self.branch_pool = BasicConv2d(cin, 192, kernel_size=1)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         b3 = self.branch3x3_1(x)
         b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
         d = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
@@ -291,7 +296,7 @@ class InceptionFeatures:
 
     name = "inception"
 
-    def __init__(self, path, device="cpu"):
+    def __init__(self, path: str | os.PathLike, device: str | torch.device = "cpu") -> None:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"Inception weights not found: {path} (expected {FORMATS})")
@@ -314,13 +319,13 @@ class InceptionFeatures:
         return quantise_uint8(torch.as_tensor(images)).to(self.device)
 
     @torch.no_grad()
-    def __call__(self, images) -> torch.Tensor:
+    def __call__(self, images: npt.ArrayLike | torch.Tensor) -> torch.Tensor:
         x = self._input(images)
         out = self.model(x, return_features=True) if self.format == "torchscript" else self.model(x)
         return out.float().cpu()
 
     @torch.no_grad()
-    def class_probs(self, images) -> torch.Tensor:
+    def class_probs(self, images: npt.ArrayLike | torch.Tensor) -> torch.Tensor:
         x = self._input(images)
         if self.format == "torchscript":
             return self.model(x, no_output_bias=True).double().cpu()
@@ -331,6 +336,6 @@ class InceptionFeatures:
                 "features": 2048}
 
 
-def inception_extractor(path, device="cpu") -> InceptionFeatures:
+def inception_extractor(path: str | os.PathLike, device: str | torch.device = "cpu") -> InceptionFeatures:
     """`InceptionFeatures` from a local weights file in either format (see the module docstring)."""
     return InceptionFeatures(path, device)

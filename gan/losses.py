@@ -28,11 +28,15 @@ the f-GAN ones inherit that from divkit's fused terms; the baselines are polynom
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
 import divkit
 from divkit.fdiv import FDivergence
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 GENERATOR_LOSSES = ("saturating", "nonsaturating")
 
@@ -86,7 +90,7 @@ class FGANLoss(GANLoss):
       0.6931...
     """
 
-    def __init__(self, divergence, generator_loss: str = "nonsaturating"):
+    def __init__(self, divergence: FDivergence | str, generator_loss: str = "nonsaturating") -> None:
         if isinstance(divergence, str):
             divergence = divkit.get(divergence)
         if not isinstance(divergence, FDivergence):
@@ -102,10 +106,10 @@ class FGANLoss(GANLoss):
         d = self.divergence
         return d.p_term(_flat(v_real)).mean() - d.q_term(_flat(v_fake)).mean()
 
-    def critic_loss(self, v_real, v_fake):
+    def critic_loss(self, v_real: torch.Tensor, v_fake: torch.Tensor) -> torch.Tensor:
         return -self.critic_objective(v_real, v_fake)
 
-    def generator_loss(self, v_fake):
+    def generator_loss(self, v_fake: torch.Tensor) -> torch.Tensor:
         d = self.divergence
         if self.generator_objective == "saturating":
             return -d.q_term(_flat(v_fake)).mean()
@@ -125,14 +129,14 @@ class WGANLoss(GANLoss):
             raise ValueError(f"clip must be > 0, got {clip!r}")
         self.clip = float(clip)
 
-    def critic_loss(self, v_real, v_fake):
+    def critic_loss(self, v_real: torch.Tensor, v_fake: torch.Tensor) -> torch.Tensor:
         return _flat(v_fake).mean() - _flat(v_real).mean()
 
-    def generator_loss(self, v_fake):
+    def generator_loss(self, v_fake: torch.Tensor) -> torch.Tensor:
         return -_flat(v_fake).mean()
 
     @torch.no_grad()
-    def after_critic_step(self, critic):
+    def after_critic_step(self, critic: torch.nn.Module) -> None:
         for p in critic.parameters():
             p.clamp_(-self.clip, self.clip)
 
@@ -148,12 +152,13 @@ class WGANGPLoss(WGANLoss):
             raise ValueError(f"gp_weight must be >= 0, got {gp_weight!r}")
         self.gp_weight = float(gp_weight)
 
-    def critic_penalty(self, critic, x_real, x_fake, eps=None):
+    def critic_penalty(self, critic: Callable, x_real: torch.Tensor, x_fake: torch.Tensor,
+                       eps: torch.Tensor | None = None) -> torch.Tensor:
         from .stabilisers.penalties import wgan_gp_penalty
 
         return wgan_gp_penalty(critic, x_real, x_fake, self.gp_weight, eps=eps)
 
-    def after_critic_step(self, critic):
+    def after_critic_step(self, critic: torch.nn.Module) -> None:
         return None
 
 
@@ -162,10 +167,10 @@ class HingeLoss(GANLoss):
 
     name = "hinge"
 
-    def critic_loss(self, v_real, v_fake):
+    def critic_loss(self, v_real: torch.Tensor, v_fake: torch.Tensor) -> torch.Tensor:
         return torch.relu(1 - _flat(v_real)).mean() + torch.relu(1 + _flat(v_fake)).mean()
 
-    def generator_loss(self, v_fake):
+    def generator_loss(self, v_fake: torch.Tensor) -> torch.Tensor:
         return -_flat(v_fake).mean()
 
 
@@ -177,11 +182,11 @@ class LeastSquaresLoss(GANLoss):
 
     name = "least_squares"
 
-    def critic_loss(self, v_real, v_fake):
+    def critic_loss(self, v_real: torch.Tensor, v_fake: torch.Tensor) -> torch.Tensor:
         vr, vf = _flat(v_real), _flat(v_fake)
         return 0.5 * ((vr - 1) ** 2).mean() + 0.5 * (vf ** 2).mean()
 
-    def generator_loss(self, v_fake):
+    def generator_loss(self, v_fake: torch.Tensor) -> torch.Tensor:
         return 0.5 * ((_flat(v_fake) - 1) ** 2).mean()
 
 
@@ -219,15 +224,15 @@ class BEGANLoss(GANLoss):
         self.gamma, self.lambda_k, self.k = float(gamma), float(lambda_k), 0.0
         self._means, self.m = None, float("nan")
 
-    def critic_loss(self, v_real, v_fake):
+    def critic_loss(self, v_real: torch.Tensor, v_fake: torch.Tensor) -> torch.Tensor:
         lr, lf = _flat(v_real).mean(), _flat(v_fake).mean()
         self._means = torch.stack([lr.detach(), lf.detach()]).float()
         return lr - self.k * lf
 
-    def generator_loss(self, v_fake):
+    def generator_loss(self, v_fake: torch.Tensor) -> torch.Tensor:
         return _flat(v_fake).mean()
 
-    def after_critic_step(self, critic):
+    def after_critic_step(self, critic: torch.nn.Module) -> None:
         if self._means is None:
             return
         means = self._means
@@ -255,7 +260,7 @@ BASELINES = {"wgan": WGANLoss, "wgan_gp": WGANGPLoss, "hinge": HingeLoss, "least
              "began": BEGANLoss}
 
 
-def config_kwargs(cfg) -> dict:
+def config_kwargs(cfg: TrainConfig) -> dict:
     """The options of the loss a `TrainConfig` names (clip, gp_weight, BEGAN's gamma and lambda_k)."""
     return {"wgan": {"clip": cfg.wgan_clip}, "wgan_gp": {"gp_weight": cfg.gp_weight},
             "began": {"gamma": cfg.began_gamma, "lambda_k": cfg.began_lambda_k}}.get(
@@ -267,7 +272,7 @@ def names() -> list[str]:
     return list(divkit.names()) + list(BASELINES)
 
 
-def get(name, generator_loss: str = "nonsaturating", **kwargs) -> GANLoss:
+def get(name: str | FDivergence, generator_loss: str = "nonsaturating", **kwargs: float) -> GANLoss:
     """Loss by name: a divkit divergence name (→ `FGANLoss`, also "alpha(a)") or a baseline
     ("wgan", "wgan_gp", "hinge", "least_squares", "began"; `generator_loss` is ignored for baselines).
 

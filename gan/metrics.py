@@ -16,8 +16,17 @@ and are re-exported here; `fid`/`kid` below apply an injectable extractor (any c
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import torch
+
+    Images = torch.Tensor | npt.ArrayLike
+    Extractor = Callable[[torch.Tensor], torch.Tensor]
 
 from .image_metrics import (  # noqa: F401
     _np,  # noqa: F401  (re-used by callers of gan.metrics)
@@ -32,7 +41,7 @@ from .image_metrics import (  # noqa: F401
 )
 
 
-def mode_metrics(samples, means, std: float) -> dict:
+def mode_metrics(samples: npt.ArrayLike | torch.Tensor, means: npt.ArrayLike, std: float) -> dict:
     """Mode coverage of `samples` (n, d) against mixture `means` (K, d) with component std `std`.
 
     Returns dict: modes (int), hq_fraction (float in [0, 1]), reverse_kl (float, NaN if no HQ sample),
@@ -59,7 +68,8 @@ def mode_metrics(samples, means, std: float) -> dict:
             "reverse_kl": rkl, "counts": counts.tolist(), "n": int(len(x))}
 
 
-def stacked_mode_metrics(samples, classify, k: int = 3, n_classes: int = 10, batch_size: int = 1000) -> dict:
+def stacked_mode_metrics(samples: torch.Tensor | npt.ArrayLike, classify: Callable[[torch.Tensor], torch.Tensor],
+                         k: int = 3, n_classes: int = 10, batch_size: int = 1000) -> dict:
     """Mode coverage on stacked data (Metz et al. 2017 §3.3; PacGAN Table 3): each of the k channels of every
     sample (N, k, H, W) is labelled by `classify` ((B, 1, H, W) -> logits (B, n_classes) or labels (B,)); a
     sample's mode is its label tuple (n_classes^k modes). PacGAN uses N = 26,000 samples.
@@ -95,18 +105,19 @@ def stacked_mode_metrics(samples, classify, k: int = 3, n_classes: int = 10, bat
             "n": int(len(x))}
 
 
-def fid(real_images, fake_images, extractor, batch_size: int = 500) -> float:
+def fid(real_images: Images, fake_images: Images, extractor: Extractor, batch_size: int = 500) -> float:
     """Exact FID between image sets using `extractor` (callable (B, C, H, W) tensor → (B, d) features)."""
     return fid_from_features(extract(extractor, real_images, batch_size), extract(extractor, fake_images, batch_size))
 
 
-def kid(real_images, fake_images, extractor, batch_size: int = 500, **kw) -> dict:
+def kid(real_images: Images, fake_images: Images, extractor: Extractor, batch_size: int = 500,
+        **kw: Any) -> dict:
     """KID between image sets (keyword arguments of `kid_from_features`: subsets, subset_size, seed, ...)."""
     return kid_from_features(extract(extractor, real_images, batch_size),
                              extract(extractor, fake_images, batch_size), **kw)
 
 
-def extract(extractor, images, batch_size: int = 500) -> np.ndarray:
+def extract(extractor: Extractor, images: Images, batch_size: int = 500) -> np.ndarray:
     """Apply `extractor` in batches without gradients; returns float64 (N, d)."""
     import torch
 

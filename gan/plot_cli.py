@@ -13,9 +13,17 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import argparse
+    import os
+
+    from .trainer import Trainer
 
 # config fields that do not change what a run computes: runs differing only in these (and the seed) are seeds
 # of one experiment
@@ -25,7 +33,7 @@ LOGS = ("metrics.jsonl", "eval.jsonl")
 SAMPLE_SUFFIXES = (".png", ".npy", ".npz")
 
 
-def read_curves(run) -> dict:
+def read_curves(run: str | os.PathLike) -> dict:
     """{metric: (steps (T,) int, values (T,) float)} from RUN/metrics.jsonl and RUN/eval.jsonl. Non-step lines
     (no integer "step", or "final") are skipped; a step logged twice keeps its last record; null → NaN."""
     run = Path(run)
@@ -60,7 +68,7 @@ def _config(run) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def group_runs(runs) -> list:
+def group_runs(runs: Sequence[str | os.PathLike]) -> list:
     """[(label, [run paths])]: runs with equal configs up to NOT_EXPERIMENT, in first-seen order; the label
     names the fields on which groups differ (or the divergence and generator loss when there is one group)."""
     keys, order = {}, []
@@ -85,7 +93,8 @@ def group_runs(runs) -> list:
     return out
 
 
-def plot_runs(runs, metrics=None, out=None) -> list:
+def plot_runs(runs: Sequence[str | os.PathLike], metrics: Sequence[str] | None = None,
+              out: str | os.PathLike | None = None) -> list:
     """Curves of `runs` (module docstring); metrics None: every metric logged. Returns the written paths."""
     from .plots import curves_figure, save_figure
 
@@ -105,7 +114,7 @@ def plot_runs(runs, metrics=None, out=None) -> list:
     return save_figure(fig, Path(out) if out else Path(runs[0]) / "curves")
 
 
-def add_plot_parser(sub) -> None:
+def add_plot_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plot", help="training curves of run folders (PDF + PNG; mean ± s.e. over seeds)")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folders (seeds of one config are averaged)")
     p.add_argument("--metrics", default=None,
@@ -114,7 +123,7 @@ def add_plot_parser(sub) -> None:
     p.add_argument("--out", default=None, help="output path without suffix (default RUN0/curves): writes .pdf, .png")
 
 
-def run_plot(args) -> int:
+def run_plot(args: argparse.Namespace) -> int:
     metrics = None if args.metrics is None else [m.strip() for m in args.metrics.split(",") if m.strip()]
     for p in plot_runs(args.runs, metrics, args.out):
         print(p)
@@ -123,7 +132,7 @@ def run_plot(args) -> int:
 
 # ---------------------------------------------------------------- sample files
 
-def check_sample_path(path) -> Path:
+def check_sample_path(path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.suffix.lower() not in SAMPLE_SUFFIXES:
         raise ValueError(f"--out must end in {', '.join(SAMPLE_SUFFIXES)} (the suffix picks the format); got "
@@ -131,7 +140,7 @@ def check_sample_path(path) -> Path:
     return path
 
 
-def write_samples(trainer, n: int, seed: int, path) -> Path:
+def write_samples(trainer: Trainer, n: int, seed: int, path: str | os.PathLike) -> Path:
     """n generator samples of `trainer` (seeded by `seed`) written to `path` in the format of its suffix."""
     import torch
 

@@ -1,10 +1,19 @@
 """Sample figures (matplotlib, Agg-safe: figures are created with the object API and never shown)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+if TYPE_CHECKING:
+    import os
 
-def save_scatter(path, fake: np.ndarray, real: np.ndarray | None = None, title: str = "", ax=None) -> None:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+
+def save_scatter(path: str | os.PathLike | None, fake: np.ndarray, real: np.ndarray | None = None, title: str = "",
+                 ax: Axes | None = None) -> None:
     """Scatter of 2-D generator samples (n, 2) over real samples (grey); writes `path` unless `ax` is given."""
     from matplotlib.figure import Figure
 
@@ -33,7 +42,7 @@ def image_grid(images: np.ndarray, nrow: int = 8) -> np.ndarray:
     return grid
 
 
-def save_image_grid(path, images: np.ndarray, nrow: int = 8) -> None:
+def save_image_grid(path: str | os.PathLike, images: np.ndarray, nrow: int = 8) -> None:
     import matplotlib.image as mpimg
 
     g = image_grid(images, nrow)
@@ -62,7 +71,7 @@ def scatter_array(fake: np.ndarray, real: np.ndarray | None = None, title: str =
     return np.asarray(canvas.buffer_rgba(), dtype=np.float32)[..., :3] / 255.0
 
 
-def curves_figure(groups: list, metrics: list, step_label: str = "generator step"):
+def curves_figure(groups: list, metrics: list, step_label: str = "generator step") -> Figure:
     """One panel per metric; per group a line (mean over its runs) with a ±1 standard-error band when the group
     has several runs (s.e. = sample std (ddof 1) / √n over runs, at the steps every run logged; a step where
     some run logged NaN/null is NaN: a gap, never a mean over fewer runs).
@@ -102,7 +111,7 @@ def curves_figure(groups: list, metrics: list, step_label: str = "generator step
     return fig
 
 
-def save_figure(fig, stem) -> list:
+def save_figure(fig: Figure, stem: str | os.PathLike) -> list:
     """Write `fig` as STEM.pdf and STEM.png in the shared style; returns the paths."""
     from pathlib import Path
 
@@ -117,7 +126,7 @@ def save_figure(fig, stem) -> list:
     return paths
 
 
-def mean_se(curves: list):
+def mean_se(curves: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(steps, mean, s.e.) over runs at the steps all of them have; s.e. 0 for one run. curves: [(steps, values)]."""
     common = curves[0][0]
     for s, _ in curves[1:]:

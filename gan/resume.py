@@ -13,8 +13,12 @@ value. These may change:
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from .config import TrainConfig
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
 
 MAY_CHANGE = ("steps", "lr_g", "lr_d", "progress", "log_every", "sample_every", "checkpoint_every", "eval_samples",
               "out", "device", "tensorboard")
@@ -58,7 +62,7 @@ def config_changes(saved: dict, config: TrainConfig, step: int) -> dict[str, tup
     return changed
 
 
-def apply_learning_rates(trainer, changes: dict) -> None:
+def apply_learning_rates(trainer: Trainer, changes: dict) -> None:
     """Write changed lr_g / lr_d into every parameter group of the loaded optimisers (Adam keeps its moments)."""
     for key, attr in APPLIED_TO_OPTIMISERS.items():
         if key in changes:

@@ -32,7 +32,12 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 try:  # POSIX; on other systems the folder is not locked
     import fcntl
@@ -54,7 +59,7 @@ class RunFolderError(ValueError):
     """The run folder cannot be used as asked (not empty, no checkpoint to resume, locked, not writable)."""
 
 
-def finite_or_none(obj):
+def finite_or_none(obj: object) -> object:
     """`obj` with every non-finite float (NaN, ±inf) replaced by None, recursively through dicts/lists/tuples."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
@@ -65,13 +70,13 @@ def finite_or_none(obj):
     return obj
 
 
-def dumps(obj, **kw) -> str:
+def dumps(obj: object, **kw: Any) -> str:
     """Strict JSON (RFC 8259): non-finite floats become null; `json.dumps(allow_nan=False)` guards the rest."""
     return json.dumps(finite_or_none(obj), allow_nan=False, **kw)
 
 
 @contextlib.contextmanager
-def atomic_file(path, mode: str = "w"):
+def atomic_file(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     """Open a uniquely named temporary file next to `path` (``.<name>.<pid>.<random>.tmp``); on a clean exit
     flush, fsync and `os.replace` it over `path`; on any error remove it. A reader sees the old file or the new
     one, never a part; two writers never share a temporary file."""
@@ -91,13 +96,13 @@ def atomic_file(path, mode: str = "w"):
                 os.unlink(tmp)
 
 
-def write_text_atomic(path, text: str) -> None:
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write `text` to `path` atomically (`atomic_file`)."""
     with atomic_file(path) as fh:
         fh.write(text)
 
 
-def save_npy_atomic(path, array) -> None:
+def save_npy_atomic(path: str | os.PathLike, array: npt.ArrayLike) -> None:
     """`numpy.save` to `path` atomically (`atomic_file`): no partial .npy on a full disk."""
     import numpy as np
 
@@ -136,7 +141,7 @@ def _entries(out: Path) -> list[str]:
     return sorted(p.name for p in out.iterdir() if p.name != LOCK)
 
 
-def remove_outputs(out) -> None:
+def remove_outputs(out: str | os.PathLike) -> None:
     """Delete the files and folders a run writes in `out` (OUTPUT_PATTERNS, OUTPUT_FOLDERS; other files stay); nothing if `out` is missing."""
     out = Path(out)
     for pattern in OUTPUT_PATTERNS:
@@ -148,7 +153,7 @@ def remove_outputs(out) -> None:
             shutil.rmtree(out / name)
 
 
-def prepare(out, resume: bool = False, overwrite: bool = False) -> RunLock:
+def prepare(out: str | os.PathLike, resume: bool = False, overwrite: bool = False) -> RunLock:
     """Create/lock the run folder `out` for writing under the rules above; returns the held `RunLock`.
 
     Raises RunFolderError (a ValueError) with a one-line message saying what to do instead.
@@ -184,12 +189,12 @@ def prepare(out, resume: bool = False, overwrite: bool = False) -> RunLock:
     return lock
 
 
-def step_logs(out) -> list[Path]:
+def step_logs(out: str | os.PathLike) -> list[Path]:
     """The folder's step logs: every ``*.jsonl`` but the event logs."""
     return sorted(p for p in Path(out).glob("*.jsonl") if p.name not in EVENT_LOGS)
 
 
-def truncate_logs(out, step: int) -> dict[str, int]:
+def truncate_logs(out: str | os.PathLike, step: int) -> dict[str, int]:
     """Drop every record with ``"step" > step`` (and a torn last line) from each step log, atomically per file.
     Returns {file name: lines dropped}."""
     dropped = {}
@@ -214,7 +219,7 @@ def truncate_logs(out, step: int) -> dict[str, int]:
 FINAL_OUTPUTS = ("summary.json", "samples.png", "samples.npy")
 
 
-def drop_after(out, step: int) -> dict[str, int]:
+def drop_after(out: str | os.PathLike, step: int) -> dict[str, int]:
     """Return the folder to its state at `step` (a resume from a checkpoint of that step): truncate the step
     logs (`truncate_logs`), delete pictures ``samples_<s>.png`` of later steps s and the final outputs of a
     finished run (`FINAL_OUTPUTS`, rewritten when the run finishes again). Returns the lines dropped per log."""
@@ -228,7 +233,7 @@ def drop_after(out, step: int) -> dict[str, int]:
     return truncate_logs(out, step)
 
 
-def append_event(out, name: str, record: dict) -> None:
+def append_event(out: str | os.PathLike, name: str, record: dict) -> None:
     """Append one strict-JSON line to the event log `name` (e.g. resumes.jsonl)."""
     with open(Path(out) / name, "a", encoding="utf-8") as fh:
         fh.write(dumps(record) + "\n")

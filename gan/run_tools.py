@@ -21,14 +21,21 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import schedules
 from .evaluation import IMAGE_METRICS, METRICS, MIXTURE_METRICS, BestKeeper, PeriodicEvaluator, data_kind
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .config import TrainConfig
+    from .trainer import Trainer
+
 EVAL_LOG = "eval.jsonl"
 
 
-def validate_config(cfg) -> None:
+def validate_config(cfg: TrainConfig) -> None:
     """ValueError naming the field for a bad value of the run-tools fields of `TrainConfig`."""
     from .tensorboard_log import require_tensorboard
 
@@ -70,7 +77,7 @@ def validate_config(cfg) -> None:
         require_tensorboard()
 
 
-def truncate_jsonl(path, step: int) -> None:
+def truncate_jsonl(path: str | os.PathLike, step: int) -> None:
     """Keep the lines of a JSON-lines log whose "step" is ≤ `step` (others and torn last lines dropped),
     atomically. Missing file: nothing to do."""
     path = Path(path)
@@ -92,7 +99,7 @@ def truncate_jsonl(path, step: int) -> None:
 class RunTools:
     """See module docstring."""
 
-    def __init__(self, trainer):
+    def __init__(self, trainer: Trainer) -> None:
         self.trainer = tr = trainer
         cfg = tr.config
         self.out = Path(cfg.out)
@@ -171,7 +178,7 @@ class RunTools:
                 tb.image("samples", self.sample_picture(), step)
         return record
 
-    def sample_picture(self):
+    def sample_picture(self) -> np.ndarray:
         """(H, W, C) in [0, 1]: the image grid of the trainer's fixed plot noise, or its scatter over the data."""
         import torch
 

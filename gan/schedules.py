@@ -58,7 +58,7 @@ class PlateauRule:
         self.patience, self.factor, self.maximise = patience, float(factor), maximise
         self.best, self.bad, self.scale = None, 0, 1.0
 
-    def update(self, value) -> float:
+    def update(self, value: float) -> float:
         """Record one evaluation; returns the learning-rate scale to use from now on."""
         ok = value is not None and math.isfinite(value)
         if ok and (self.best is None or (value > self.best if self.maximise else value < self.best)):

@@ -15,13 +15,19 @@ killed run's steps after T, which the resumed run writes again.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import os
+
+    from torch.utils.tensorboard import SummaryWriter
 
 EXTRA_HINT = "pip install 'divkit[tensorboard]' (or pip install tensorboard)"
 
 
-def require_tensorboard():
+def require_tensorboard() -> type[SummaryWriter]:
     """The SummaryWriter class, or ImportError naming the extra."""
     try:
         from torch.utils.tensorboard import SummaryWriter
@@ -38,8 +44,8 @@ def _hparam(v):
 class TensorBoardLogger:
     """See module docstring. `folder` is created; `purge_step` None for a fresh run."""
 
-    def __init__(self, folder, purge_step: int | None = None, hparams: dict | None = None,
-                 metric_tags: tuple = ()):
+    def __init__(self, folder: str | os.PathLike, purge_step: int | None = None, hparams: dict | None = None,
+                 metric_tags: tuple = ()) -> None:
         SummaryWriter = require_tensorboard()
         self.folder = Path(folder)
         self.writer = SummaryWriter(log_dir=str(self.folder), purge_step=purge_step)

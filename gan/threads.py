@@ -15,8 +15,12 @@ count and `python -m gan train --resume` reuses it unless --threads is given.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 # MACs of one MLP layer's forward (batch × width²) below which one thread is fastest: 256 × 512² ≈ 6.7e7 was
 # still faster on one thread than on two in bench/bench_gan.py (a 2-core machine); above it, use the cores
@@ -38,7 +42,7 @@ def available_cores() -> int:
     return max(1, int(cores - busy) // max(1, local))
 
 
-def auto_threads(config, data_shape) -> int:
+def auto_threads(config: TrainConfig, data_shape: tuple) -> int:
     """Intra-op threads for training `config` on data of per-sample shape `data_shape`: 1 for MLP models on
     2-D data up to `MLP_ONE_THREAD_MACS` per layer, else every available core (capped at 8: beyond, the
     conv layers of a DCGAN at these sizes gain little)."""

@@ -40,6 +40,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -67,6 +68,9 @@ from .stabilisers import (
     unrolled_generator_loss,
     wgan_gp_penalty,
 )
+
+if TYPE_CHECKING:
+    from .data import DataSet
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -112,8 +116,8 @@ class Trainer:
       gan.checkpoint.CorruptCheckpointError / UnsafeCheckpointError: the checkpoint cannot be trusted.
     """
 
-    def __init__(self, config: TrainConfig, dataset=None, resume: bool = False, overwrite: bool = False,
-                 *, _checkpoint: dict | None = None):
+    def __init__(self, config: TrainConfig, dataset: DataSet | None = None, resume: bool = False,
+                 overwrite: bool = False, *, _checkpoint: dict | None = None) -> None:
         self.config = cfg = config.validate()
         self.out = Path(cfg.out)
         self.read_only = _checkpoint is not None
@@ -135,7 +139,7 @@ class Trainer:
             raise
 
     @classmethod
-    def from_run(cls, run, device: str | None = None, dataset=None) -> Trainer:
+    def from_run(cls, run: str | os.PathLike, device: str | None = None, dataset: DataSet | None = None) -> Trainer:
         """The trained run in folder `run` (wherever it lies now: the config comes from its checkpoint and `out`
         is set to `run`), opened for `generate` and metrics without writing to or locking the folder.
         `device`: default the run's own, or the CPU when that was CUDA and none is visible here."""
@@ -234,7 +238,7 @@ class Trainer:
             return ts
         return tuple(None if t is None else dist_mod.shard(t, self.dist) for t in ts)
 
-    def sample_real(self):
+    def sample_real(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(x, y) real batch of this rank (y None unless conditional); the global batch is drawn on every rank."""
         n = self._global_batch()
         # this rank's rows only (the same random draws as the global batch: gan.data.sample_rows)
@@ -246,7 +250,8 @@ class Trainer:
         return x, None if y is None else y.to(self.device)
 
     def generator_inputs(self, n: int | None = None, z: torch.Tensor | None = None,
-                         generator: torch.Generator | None = None):
+                         generator: torch.Generator | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """(G's input [z, c, onehot(y)], labels y or None, code c or None). Training draws (n = global batch,
         sharded) come from the global RNG on the device; evaluation passes z and a CPU `generator` for c, y."""
         cfg, dev = self.config, self.device
@@ -302,7 +307,7 @@ class Trainer:
         return v[:v.shape[0] // 2], v[v.shape[0] // 2:]
 
     # ------------------------------------------------------------------ one step
-    def critic_loss(self, v_real, v_fake) -> torch.Tensor:
+    def critic_loss(self, v_real: torch.Tensor, v_fake: torch.Tensor) -> torch.Tensor:
         """−F(V), with one-sided label smoothing of the real term when label_smoothing > 0."""
         a = self.config.label_smoothing
         if a == 0:
@@ -310,7 +315,8 @@ class Trainer:
         div = self.loss.divergence
         return -(smoothed_p_term(div, v_real.reshape(-1), a).mean() - div.q_term(v_fake.reshape(-1)).mean())
 
-    def penalties(self, x_real, y_real, x_fake, y_fake) -> torch.Tensor | float:
+    def penalties(self, x_real: torch.Tensor, y_real: torch.Tensor | None, x_fake: torch.Tensor,
+                  y_fake: torch.Tensor | None) -> torch.Tensor | float:
         """R1 + R2 + WGAN-GP (+ the wgan_gp loss's own penalty); gradients through the uncompiled critic."""
         cfg = self.config
         x_fake = _finest(x_fake).detach()
@@ -487,7 +493,7 @@ class Trainer:
             G.train(was)
         return out
 
-    def plot_samples(self, path) -> None:
+    def plot_samples(self, path: str | os.PathLike) -> None:
         from .plots import save_image_grid, save_scatter
 
         x = self.generate(self.z_plot)
@@ -523,7 +529,7 @@ class Trainer:
         s["tools"] = self.tools.state_dict()
         return s
 
-    def save(self, path=None) -> None:
+    def save(self, path: str | os.PathLike | None = None) -> None:
         """Write the checkpoint atomically; refused (NonFiniteLossError) if any floating tensor of it — weights,
         buffers, optimiser moments, EMA, MINE — holds NaN or inf, so the last checkpoint left is a good one."""
         state = self.state()
@@ -532,7 +538,7 @@ class Trainer:
             raise NonFiniteLossError(self.step, bad, float("nan"))
         ckpt_mod.save_atomic(state, path or self.ckpt_path)
 
-    def load(self, path) -> None:
+    def load(self, path: str | os.PathLike) -> None:
         """Load models, optimisers, RNG states and step from the checkpoint at `path`."""
         self._load_state(ckpt_mod.load(path, map_location=self.device), path)
 
@@ -565,7 +571,7 @@ def _first_non_finite(tree, prefix: str = "") -> str | None:
     return None
 
 
-def train(config: TrainConfig, resume: bool = False, dataset=None, overwrite: bool = False) -> dict:
+def train(config: TrainConfig, resume: bool = False, dataset: DataSet | None = None, overwrite: bool = False) -> dict:
     """Build a `Trainer` and run it to the end; returns the summary dict."""
     return Trainer(config, dataset=dataset, resume=resume, overwrite=overwrite).fit()
 

@@ -31,7 +31,7 @@ def _check_labels(y, num_classes):
         raise ValueError(f"labels must lie in [0, {num_classes - 1}]; got range [{int(y.min())}, {int(y.max())}]")
 
 
-def one_hot(y: torch.Tensor, num_classes: int, dtype=torch.float32) -> torch.Tensor:
+def one_hot(y: torch.Tensor, num_classes: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(B,) int -> (B, K) float one-hot."""
     _check_labels(y, num_classes)
     return F.one_hot(y.long(), num_classes).to(dtype)

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -71,7 +73,7 @@ class SpectralNormHook:
         with torch.autocast(w.device.type, enabled=False):  # σ̂ in the weight's precision under bf16 autocast
             return torch.dot(u, w @ v)
 
-    def __call__(self, module: nn.Module, inputs) -> None:
+    def __call__(self, module: nn.Module, inputs: tuple) -> None:
         w = getattr(module, self.name + "_orig")
         if module.training and not self.frozen and not torch.compiler.is_compiling():
             version = (id(w), w._version)
@@ -92,21 +94,21 @@ class SpectralNormHook:
     # A state dict records whether u, v are current for the saved W (key ``<name>_sn_stale``, a bool tensor):
     # a checkpoint written between an optimizer step and the next forward holds u, v of the previous weights.
     # Loading restores exactly that state, so a resumed run does the same iterations as an uninterrupted one.
-    def add_stale_flag(self, module, state_dict, prefix, local_metadata) -> None:
+    def add_stale_flag(self, module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
         state_dict[prefix + self.name + "_sn_stale"] = torch.tensor(not self.is_current(module))
 
-    def pop_stale_flag(self, module, state_dict, prefix, *args) -> None:
+    def pop_stale_flag(self, module: nn.Module, state_dict: dict, prefix: str, *args: Any) -> None:
         flag = state_dict.pop(prefix + self.name + "_sn_stale", None)
         self._loaded_stale = bool(flag) if flag is not None else False
 
-    def after_load(self, module: nn.Module, incompatible_keys) -> None:
+    def after_load(self, module: nn.Module, incompatible_keys: Any) -> None:
         if getattr(self, "_loaded_stale", False):
             self.last_version = None       # iterate on the next training forward
         else:
             self.mark_current(module)      # loading itself (an in-place copy) costs no iteration
         self._loaded_stale = False
 
-    def after_forward(self, module: nn.Module, inputs, output) -> None:
+    def after_forward(self, module: nn.Module, inputs: tuple, output: Any) -> None:
         # keep only a detached W/σ̂ between forwards: a non-leaf attribute would make the module un-deep-copyable
         # (EMA copies, checkpoints) and hold the last graph alive
         setattr(module, self.name, getattr(module, self.name).detach())
@@ -199,7 +201,7 @@ def remove_spectral_norm(module: nn.Module, name: str = "weight") -> nn.Module:
     return module
 
 
-def spectral_norm_modules(model: nn.Module):
+def spectral_norm_modules(model: nn.Module) -> Iterator[tuple[nn.Module, SpectralNormHook]]:
     """(module, hook) pairs for every spectrally normalised weight in ``model``."""
     for m in model.modules():
         for hook in m.__dict__.get("_sn_hooks", {}).values():
@@ -216,7 +218,7 @@ def power_iteration_(model: nn.Module, n: int = 1) -> None:
 
 
 @contextlib.contextmanager
-def frozen_power_iteration(model: nn.Module):
+def frozen_power_iteration(model: nn.Module) -> Iterator[None]:
     """Within the block, forwards of ``model`` use the stored u, v and run no power iteration."""
     pairs = list(spectral_norm_modules(model))
     old = [h.frozen for _, h in pairs]

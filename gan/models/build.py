@@ -16,6 +16,8 @@ conditional.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
@@ -27,6 +29,9 @@ from .autoencoder import AutoencoderCritic
 from .dcgan import DCGANCritic, DCGANGenerator
 from .maxout import PacGANCritic, PacGANGenerator
 from .mlp import MLPCritic, MLPGenerator
+
+if TYPE_CHECKING:
+    from ..config import TrainConfig
 
 __all__ = ["Critic", "build_models", "generator_input_dim", "model_kind"]
 
@@ -49,7 +54,7 @@ class Critic(nn.Module):
         super().__init__()
         self.net, self.m, self.conditional, self.num_classes, self.msg_scales = net, m, conditional, num_classes, msg_scales
 
-    def forward(self, x, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.msg_scales:
             return self.net(x if isinstance(x, (list, tuple)) else image_pyramid(x, self.msg_scales))
         if self.conditional != "none" and y is None:
@@ -61,7 +66,7 @@ class Critic(nn.Module):
         return self.net(x, y) if self.conditional == "projection" else self.net(x)
 
 
-def model_kind(config, shape: tuple) -> str:
+def model_kind(config: TrainConfig, shape: tuple) -> str:
     """'mlp', 'dcgan' or 'msg' for data of per-sample `shape`."""
     kind = config.model if config.model != "auto" else ("mlp" if len(shape) == 1 else "dcgan")
     if config.msg:
@@ -71,7 +76,7 @@ def model_kind(config, shape: tuple) -> str:
     return kind
 
 
-def generator_input_dim(config, num_classes: int = 0) -> int:
+def generator_input_dim(config: TrainConfig, num_classes: int = 0) -> int:
     """z_dim + (mine_code_dim if the MINE regulariser is on) + (K if conditional)."""
     return (config.z_dim + (config.mine_code_dim if config.mine_beta > 0 else 0)
             + (num_classes if config.conditional != "none" else 0))
@@ -84,8 +89,8 @@ def _autoencoder_critic(config) -> bool:
     return get(config.divergence, config.generator_loss, **config_kwargs(config)).autoencoder_critic
 
 
-def build_models(config, shape: tuple, num_classes: int = 0, critic_batchnorm: bool = True,
-                 generator: torch.Generator | None = None):
+def build_models(config: TrainConfig, shape: tuple, num_classes: int = 0, critic_batchnorm: bool = True,
+                 generator: torch.Generator | None = None) -> tuple[nn.Module, nn.Module]:
     """(generator, Critic) for data of per-sample `shape` ((d,) → MLP, (C, H, W) → DCGAN or MSG-GAN).
 
     critic_batchnorm: allow BatchNorm in the DCGAN critic (False when a per-sample gradient penalty is used:

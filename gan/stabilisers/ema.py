@@ -19,6 +19,8 @@ The EMA copy is kept in eval mode and never receives gradients.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -64,11 +66,11 @@ class GeneratorEMA(nn.Module):
             ema_b[name].copy_(b)
         self.updates += 1
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.ema(*args, **kwargs)
 
     @torch.no_grad()
-    def recompute_batchnorm(self, batches) -> None:
+    def recompute_batchnorm(self, batches: Iterable[torch.Tensor]) -> None:
         """Re-estimate BatchNorm statistics of the EMA weights from an iterable of generator inputs."""
         bns = [m for m in self.ema.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         momenta = [m.momentum for m in bns]

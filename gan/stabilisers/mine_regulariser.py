@@ -25,6 +25,7 @@ bounds it by H(c) = log d.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -41,8 +42,8 @@ class MINERegulariser(nn.Module):
     "categorical": one-hot of code_dim classes),
     critic kwargs (hidden, layers, ...)."""
 
-    def __init__(self, x_dim: int, code_dim: int, beta: float = 1.0, critic="concat", rate: float = 0.01,
-                 code: str = "normal", **critic_kwargs):
+    def __init__(self, x_dim: int, code_dim: int, beta: float = 1.0, critic: str = "concat", rate: float = 0.01,
+                 code: str = "normal", **critic_kwargs: Any) -> None:
         super().__init__()
         for name, val in (("x_dim", x_dim), ("code_dim", code_dim)):
             if isinstance(val, bool) or not isinstance(val, int) or val < 1:
@@ -57,8 +58,8 @@ class MINERegulariser(nn.Module):
         self.critic = make_critic(critic, x_dim, code_dim, **critic_kwargs)
         self.mine = MINE(rate=rate, variant="dv")
 
-    def sample_code(self, n: int, generator: torch.Generator | None = None, dtype=torch.float32,
-                    device="cpu") -> torch.Tensor:
+    def sample_code(self, n: int, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32,
+                    device: str | torch.device = "cpu") -> torch.Tensor:
         """c of shape (n, code_dim)."""
         if self.code == "normal":
             c = torch.randn(n, self.code_dim, generator=generator, dtype=dtype)
@@ -76,7 +77,7 @@ class MINERegulariser(nn.Module):
             raise ValueError(f"eps and c need the same batch size; got {eps.shape[0]} and {c.shape[0]}")
         return torch.cat([eps, c], dim=1)
 
-    def scores(self, x, c):
+    def scores(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         if x.shape[0] != c.shape[0] or x.shape[0] < 2:
             raise ValueError(f"x and c need the same batch size ≥ 2; got {x.shape[0]} and {c.shape[0]}")
         return self.critic(x.flatten(1), c)

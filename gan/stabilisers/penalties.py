@@ -16,7 +16,13 @@ differentiable in the critic's parameters.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import torch
+
+if TYPE_CHECKING:
+    from divkit.fdiv import FDivergence
 
 __all__ = ["gradient_squared_norm", "r1_penalty", "r2_penalty", "wgan_gp_penalty", "add_instance_noise",
            "linear_anneal", "smoothed_p_term", "SMOOTHABLE"]
@@ -29,7 +35,7 @@ def _grad_wrt_input(critic, x):
     return g
 
 
-def gradient_squared_norm(critic, x: torch.Tensor) -> torch.Tensor:
+def gradient_squared_norm(critic: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """‖∇_x V(x_i)‖² per sample, shape (N,). Assumes V(x_i) depends on x_i only (no BatchNorm in the critic)."""
     g = _grad_wrt_input(critic, x)
     return g.flatten(1).pow(2).sum(1)
@@ -40,20 +46,20 @@ def _check_weight(w, name):
         raise ValueError(f"{name} must be ≥ 0; got {w}")
 
 
-def r1_penalty(critic, x_real: torch.Tensor, gamma: float) -> torch.Tensor:
+def r1_penalty(critic: Callable[[torch.Tensor], torch.Tensor], x_real: torch.Tensor, gamma: float) -> torch.Tensor:
     """R1 = (γ/2)·mean_i ‖∇_x V(x_i)‖² over real samples (Mescheder et al. 2018, eq. 9)."""
     _check_weight(gamma, "gamma")
     return 0.5 * gamma * gradient_squared_norm(critic, x_real).mean()
 
 
-def r2_penalty(critic, x_fake: torch.Tensor, gamma: float) -> torch.Tensor:
+def r2_penalty(critic: Callable[[torch.Tensor], torch.Tensor], x_fake: torch.Tensor, gamma: float) -> torch.Tensor:
     """R2 = (γ/2)·mean_i ‖∇_x V(x̃_i)‖² over generated samples (Mescheder et al. 2018, eq. 10)."""
     _check_weight(gamma, "gamma")
     return 0.5 * gamma * gradient_squared_norm(critic, x_fake.detach()).mean()
 
 
-def wgan_gp_penalty(critic, x_real: torch.Tensor, x_fake: torch.Tensor, weight: float = 10.0,
-                    generator: torch.Generator | None = None,
+def wgan_gp_penalty(critic: Callable[[torch.Tensor], torch.Tensor], x_real: torch.Tensor, x_fake: torch.Tensor,
+                    weight: float = 10.0, generator: torch.Generator | None = None,
                     eps: torch.Tensor | None = None) -> torch.Tensor:
     """λ·mean_i (‖∇V(x̂_i)‖₂ − 1)², x̂_i = ε_i x_i + (1 − ε_i) x̃_i, ε_i ∼ U[0,1] (Gulrajani et al. 2017, Alg. 1).
 
@@ -94,7 +100,7 @@ def linear_anneal(step: int, start: float, end_step: int, end: float = 0.0) -> f
 SMOOTHABLE = ("gan", "js")
 
 
-def smoothed_p_term(div, v: torch.Tensor, alpha: float = 0.1) -> torch.Tensor:
+def smoothed_p_term(div: FDivergence, v: torch.Tensor, alpha: float = 0.1) -> torch.Tensor:
     """One-sided label smoothing of the critic's real term for the ``gan``/``js`` divergences.
 
     The f-GAN critic maximises E_P[p(V)] − E_Q[q(V)], p = g_f, q = f*∘g_f (divkit's ``p_term``, ``q_term``).

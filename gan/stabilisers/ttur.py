@@ -47,7 +47,8 @@ def get_preset(name: str) -> OptimPreset:
     return PRESETS[key]
 
 
-def make_optimizers(preset: OptimPreset | str, generator: torch.nn.Module, critic: torch.nn.Module):
+def make_optimizers(preset: OptimPreset | str, generator: torch.nn.Module, critic: torch.nn.Module
+                    ) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
     """(Adam for G, Adam for D) configured by the preset."""
     p = get_preset(preset) if isinstance(preset, str) else preset
     opt_g = torch.optim.Adam(generator.parameters(), lr=p.lr_g, betas=p.betas_g)

@@ -26,7 +26,8 @@ class BatchedAdam:
       eps: as torch.optim.Adam (1e-8).
     """
 
-    def __init__(self, params: dict, lr, beta1, beta2, eps: float = 1e-8):
+    def __init__(self, params: dict, lr: float | torch.Tensor, beta1: float | torch.Tensor,
+                 beta2: float | torch.Tensor, eps: float = 1e-8) -> None:
         self.params = params
         r = next(iter(params.values())).shape[0]
         dev = next(iter(params.values())).device

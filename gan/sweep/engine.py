@@ -30,7 +30,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -47,6 +49,11 @@ from ..stabilisers.penalties import linear_anneal
 from ..trainer import NonFiniteLossError, seed_everything
 from .adam import BatchedAdam
 from .stacked import StackedNet, stack_state_dicts, unstack_state_dict
+
+if TYPE_CHECKING:
+    import os
+
+    from ..data import DataSet
 
 __all__ = ["BatchedTrainer", "batch_key", "batch_blockers"]
 
@@ -86,7 +93,8 @@ class BatchedTrainer:
         the final ones), for modes-vs-iteration curves.
     """
 
-    def __init__(self, configs, dataset=None, checkpoint=None, resume: bool = False, eval_every: int = 0):
+    def __init__(self, configs: Sequence[TrainConfig], dataset: DataSet | None = None,
+                 checkpoint: str | os.PathLike | None = None, resume: bool = False, eval_every: int = 0) -> None:
         configs = [dataclasses.replace(c).validate() for c in configs]
         if not configs:
             raise ValueError("configs is empty: nothing to train")
@@ -439,7 +447,7 @@ class BatchedTrainer:
         out = [self.G_net(params, c, bufs, train=False) for c in z.split(4096, dim=1)]
         return torch.cat(out, dim=1).float().cpu()
 
-    def finish(self, logs=None) -> list[dict]:
+    def finish(self, logs: list[IO[str]] | None = None) -> list[dict]:
         """Write each finished run's folder (see the module docstring); returns one record per run."""
         from ..plots import save_scatter
 
@@ -496,10 +504,10 @@ class BatchedTrainer:
                 "ema": self.ema, "ema_buf": self.ema_buf, "gens": [g.get_state() for g in self.gens],
                 "alive": self.alive, "failed": [f or "" for f in self.failed]}
 
-    def save(self, path=None) -> None:
+    def save(self, path: str | os.PathLike | None = None) -> None:
         ckpt_mod.save_atomic(self.state(), path or self.ckpt_path)
 
-    def load(self, path) -> None:
+    def load(self, path: str | os.PathLike) -> None:
         c = ckpt_mod.load(path, map_location=self.device)
         if c.get("kind") != "batched":
             raise ValueError(f"{path} is not a batched-sweep checkpoint")

@@ -18,6 +18,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ..config import TrainConfig
@@ -48,7 +49,7 @@ def train_command(cfg: TrainConfig, python: str | None = None) -> list[str]:
     return argv + ["--no-progress", "--overwrite"]  # compare (re)trains only runs that have not finished
 
 
-def write_commands(configs, path, python: str = "python") -> int:
+def write_commands(configs: Iterable[TrainConfig], path: str | os.PathLike, python: str = "python") -> int:
     """Write one shell command per config to `path` (a run's output to RUN/train.log); returns the count."""
     lines = []
     for c in configs:
@@ -60,7 +61,8 @@ def write_commands(configs, path, python: str = "python") -> int:
     return len(lines)
 
 
-def run_pool(configs, jobs: int = 1, devices=None, on_done=None, poll: float = 0.2) -> dict:
+def run_pool(configs: Iterable[TrainConfig], jobs: int = 1, devices: Sequence[str] | None = None,
+             on_done: Callable[[TrainConfig, int], object] | None = None, poll: float = 0.2) -> dict:
     """Train every config in its own process, at most `jobs` at a time. Returns {out: (returncode, last log
     line)}; `on_done(cfg, returncode)` is called as each finishes."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:

@@ -13,6 +13,8 @@ generator step (as everywhere in `gan.trainer`).
 """
 from __future__ import annotations
 
+from typing import Any
+
 from ..config import TrainConfig
 
 __all__ = ["PACGAN", "PACGAN_STEPS", "pacgan_config"]
@@ -22,6 +24,6 @@ PACGAN = dict(model="pacgan", z_dim=2, hidden=400, layers=4, preset="pacgan", tr
 PACGAN_STEPS = 400_000  # 400 epochs of 1,000 batches
 
 
-def pacgan_config(pack: int = 1, **overrides) -> TrainConfig:
+def pacgan_config(pack: int = 1, **overrides: Any) -> TrainConfig:
     """PacGAN's 2-D protocol for PacGAN`pack` (1 = the GAN baseline): batch = 100 packs = 100·pack samples."""
     return TrainConfig(**{**PACGAN, "pack": pack, "batch_size": 100 * pack, "steps": PACGAN_STEPS, **overrides})

@@ -19,13 +19,20 @@ import dataclasses
 import json
 import math
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..compare import run_variants
 from ..config import TrainConfig
 from .presets import PACGAN_STEPS, pacgan_config
+
+if TYPE_CHECKING:
+    import os
+
+    import numpy.typing as npt
 
 __all__ = ["PUBLISHED", "pacgan_table1", "fair_study", "fair_draws", "expected_best", "SWEEP_STUDIES"]
 
@@ -50,8 +57,9 @@ def _f(m, s, d):
     return "—" if math.isnan(m) else f"{m:.{d}f}" + ("" if math.isnan(s) else f" ± {s:.{d}f}")
 
 
-def pacgan_table1(out="runs/pacgan", steps: int = PACGAN_STEPS, trials: int = 10, datasets=("ring8", "grid25"),
-                  eval_every: int = 0, overrides: dict | None = None, **sweep) -> str:
+def pacgan_table1(out: str | os.PathLike = "runs/pacgan", steps: int = PACGAN_STEPS, trials: int = 10,
+                  datasets: Sequence[str] = ("ring8", "grid25"),
+                  eval_every: int = 0, overrides: dict | None = None, **sweep: Any) -> str:
     """Train the PacGAN Table 1 grid and write out/table.md, out/curves.png, out/<data>/samples.png; returns
     the table. `overrides`: TrainConfig fields applied to every run (e.g. hidden for a smaller test)."""
     out = Path(out)
@@ -103,7 +111,7 @@ def _history(run) -> list[dict]:
     return rows
 
 
-def curves_figure(per_data: dict, path) -> None:
+def curves_figure(per_data: dict, path: str | os.PathLike) -> None:
     """Modes, HQ % and reverse KL against iterations: one line per variant (mean over trials), one row per
     data set; from the runs' periodic evaluations (`--eval-every`) and their final metrics."""
     from matplotlib.figure import Figure
@@ -160,8 +168,8 @@ def fair_draws(name: str, budget: int) -> list[dict]:
     return out
 
 
-def expected_best(scores, k_max: int | None = None, higher_is_better: bool = True, boot: int = 1000,
-                  seed: int = 0):
+def expected_best(scores: npt.ArrayLike, k_max: int | None = None, higher_is_better: bool = True, boot: int = 1000,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """E[best of k draws] for k = 1 … k_max, k draws without replacement from the B `scores` (exact: the
     order-statistic formula E = Σ_i s_(i) [C(i−1, k−1)/C(B, k)] over the ascending-sorted scores), with a
     bootstrap band (5th, 95th percentile over `boot` resamples of the scores with replacement).
@@ -199,8 +207,9 @@ def _log_comb(n, k):
     return np.where((k >= 0) & (k <= n), out, -np.inf)
 
 
-def fair_study(base: TrainConfig, budget: int, seeds: int = 3, divergences="all", generator_losses=None,
-               out="runs/fair", **sweep) -> str:
+def fair_study(base: TrainConfig, budget: int, seeds: int = 3, divergences: str | Sequence[str] = "all",
+               generator_losses: Sequence[str] | None = None, out: str | os.PathLike = "runs/fair",
+               **sweep: Any) -> str:
     """Random search per divergence × generator loss (see the module docstring) on base.data; writes
     out/table.md, out/draws.json, out/scores.png and out/expected_best.png; returns the table."""
     from ..compare import divergence_variants
@@ -237,7 +246,7 @@ def _draw_score(rs) -> dict:
             "failed": sum(1 for r in rs if r.get("failed")), "seeds": len(rs), **hp}
 
 
-def fair_markdown(base, budget, seeds, scored) -> str:
+def fair_markdown(base: TrainConfig, budget: int, seeds: int, scored: dict) -> str:
     lines = [f"Fair comparison (Lucic et al. 2018 protocol) on {base.data}: {budget} random draws per divergence × "
              f"generator loss (lr_g, lr_d log-uniform in [{LR_RANGE[0]:g}, {LR_RANGE[1]:g}], β1 ∈ {list(BETA1)}, "
              f"n_critic ∈ {list(N_CRITIC)}, width ∈ {list(WIDTHS)}, {base.layers} layers), {seeds} seeds each, "
@@ -258,7 +267,7 @@ def fair_markdown(base, budget, seeds, scored) -> str:
     return "\n".join(lines) + "\n"
 
 
-def fair_figures(scored: dict, base, out: Path) -> None:
+def fair_figures(scored: dict, base: TrainConfig, out: Path) -> None:
     from matplotlib.figure import Figure
 
     names = list(scored)
