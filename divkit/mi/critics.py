@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from torch import nn
 
@@ -66,8 +66,8 @@ class ConcatCritic(nn.Module):
         self.x_dim = x_dim
         self.f = mlp(x_dim + y_dim, 1, hidden, layers)
 
-    def forward(self, x, y):
-        first, dx = self.f[0], self.x_dim
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        first, dx = cast(nn.Linear, self.f[0]), self.x_dim  # mlp() starts with a Linear
         hx = nn.functional.linear(x, first.weight[:, :dx])                 # (..., K, h): W_x x_i
         hy = nn.functional.linear(y, first.weight[:, dx:], first.bias)     # (..., K, h): W_y y_j + b
         h = hx.unsqueeze(-2) + hy.unsqueeze(-3)                            # (..., K, K, h): [i, j] = W [x_i, y_j] + b
