@@ -34,12 +34,16 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
 
 from .catalog import get
+
+if TYPE_CHECKING:
+    from ._typing import Array
+    from .fdiv import FDivergence
 
 __all__ = ["fdiv_lower_bound", "dv_lower_bound", "dv", "nwj", "infonce", "js", "js_shifted", "tuba", "interpolated",
            "smile", "club", "loo_upper"]
@@ -89,7 +93,7 @@ def _pair_to_torch(a, b, name_a, name_b):
     return ta, tb, was_numpy
 
 
-def fdiv_lower_bound(div, v_p, v_q):
+def fdiv_lower_bound(div: FDivergence | str, v_p: Array, v_q: Array) -> Array:
     """Variational (f-GAN) lower bound on D_f(P‖Q) from raw critic outputs.
 
         L = mean_i g_f(v_p[i]) − mean_j f*(g_f(v_q[j]))   ≤ D_f(P‖Q)  in expectation,
@@ -110,7 +114,7 @@ def fdiv_lower_bound(div, v_p, v_q):
     return _out(d.p_term(tp).mean() - d.q_term(tq).mean(), was_numpy)
 
 
-def dv_lower_bound(t_p, t_q):
+def dv_lower_bound(t_p: Array, t_q: Array) -> Array:
     """Donsker-Varadhan lower bound on KL(P‖Q) from critic values on samples of P and Q.
 
         L_DV = mean_i t_p[i] − log( 1/M Σ_j e^{t_q[j]} )      (logsumexp; never log(mean(exp)))
@@ -309,7 +313,7 @@ _SHAPES = """Shapes: scores (..., K, M) with M ≥ K (row i: x_i; column i < K o
 # the bounds
 
 
-def dv(scores, joint_mask=None):
+def dv(scores: Array, joint_mask: Array | None = None) -> Array:
     """Donsker-Varadhan (MINE's reported value) from a score matrix.
 
         I_DV = mean_{joint} S − log( 1/n_neg Σ_{negatives} e^{S} )
@@ -323,7 +327,7 @@ def dv(scores, joint_mask=None):
     return _out(_finite_or_true_limit(_mean_pos(s, lay) - _logmeanexp_neg(s, lay), s), was_numpy)
 
 
-def nwj(scores, joint_mask=None):
+def nwj(scores: Array, joint_mask: Array | None = None) -> Array:
     """NWJ / MINE-f / f-GAN-KL bound (Nguyen, Wainwright & Jordan 2010; Poole et al. 2019 eq. 8).
 
         I_NWJ = mean_{joint} S − e^{−1} · 1/n_neg Σ_{negatives} e^{S}
@@ -344,7 +348,7 @@ def nwj(scores, joint_mask=None):
     return _out(_nwj_torch(s, _layout(s, joint_mask)), was_numpy)
 
 
-def infonce(scores, joint_mask=None):
+def infonce(scores: Array, joint_mask: Array | None = None) -> Array:
     """InfoNCE / CPC bound (van den Oord et al. 2018; Poole et al. 2019 eq. 10; TFP ``lower_bound_info_nce``).
 
         I_NCE = mean_i [ S_i,pos(i) − log Σ_j e^{S_ij} ] + log M        (row i: x_i against y_1..y_M)
@@ -384,7 +388,7 @@ def _js_fgan_torch(s, lay=None):
         sp(s).masked_fill(lay.pos, 0.0).sum((-2, -1)) / lay.n_neg
 
 
-def js(scores, joint_mask=None):
+def js(scores: Array, joint_mask: Array | None = None) -> Array:
     """JS-trained critic, NWJ-reported value, as the papers define it (Poole et al. 2019 §2.4 "I_JS", their
     colab; Song & Ermon 2020's ``js_lower_bound``, which returns NWJ on the unshifted scores):
 
@@ -402,7 +406,7 @@ def js(scores, joint_mask=None):
     return _out(_report(_js_fgan_torch(s, lay), _nwj_torch(s, lay)), was_numpy)
 
 
-def js_shifted(scores, joint_mask=None):
+def js_shifted(scores: Array, joint_mask: Array | None = None) -> Array:
     """`js` with the NWJ value read at S + 1: value I_NWJ(S + 1) = 1 + mean_{joint} S − 1/n_neg Σ_neg e^{S},
     gradient ∇ L_JS (see `js`). NWJ is tight at S = 1 + log r, the JS optimum is S = log r: the shift makes
     the value exact in expectation at the JS optimum, where `js` (the papers' estimator) reads I − 1/e.
@@ -423,7 +427,7 @@ def _baseline(log_baseline, s):
     return b
 
 
-def tuba(scores, log_baseline=0.0, joint_mask=None):
+def tuba(scores: Array, log_baseline: float | Array = 0.0, joint_mask: Array | None = None) -> Array:
     """TUBA with a log-baseline b(y) (Poole et al. 2019 eq. 7):
 
         I_TUBA = 1 + mean_{joint (i,j)} [S_ij − b(y_j)] − 1/n_neg Σ_{negatives (i,j)} e^{S_ij − b(y_j)}
@@ -449,7 +453,7 @@ def _loo_logmeanexp_cols(p):
     return torch.logsumexp(big, dim=-1) - math.log(k - 1)
 
 
-def interpolated(scores, log_baseline=0.0, alpha=0.01):
+def interpolated(scores: Array, log_baseline: float | Array = 0.0, alpha: float = 0.01) -> Array:
     """Interpolated bound I_α (Poole et al. 2019 eq. 11-12, their `interpolated_lower_bound`).
 
     Baseline for y, built from the other samples (leave-one-out, so the bound stays valid):
@@ -496,7 +500,7 @@ def _check_clip(clip):
     return clip
 
 
-def smile(scores, clip=5.0, joint_mask=None):
+def smile(scores: Array, clip: float | None = 5.0, joint_mask: Array | None = None) -> Array:
     """SMILE (Song & Ermon 2020, eq. 17): DV value with clipped ratios, JS gradient.
 
         value    = mean_{joint} S − log 1/n_neg Σ_{negatives} e^{clip(S, −τ, τ)}
@@ -528,7 +532,7 @@ def _check_log_q(log_q):
     return s, was_numpy
 
 
-def club(log_q):
+def club(log_q: Array) -> Array:
     """CLUB, the contrastive log-ratio upper bound (Cheng et al. 2020, ICML, eq. 8), from a log-conditional matrix
     ``log_q[..., i, j] = log q(y_j | x_i)`` of shape (..., K, K) (rows x_i, columns y_j, as scores):
 
@@ -546,7 +550,7 @@ def club(log_q):
     return _out(_finite_or_true_limit(_diag(s).mean(-1) - _mean_offdiag(s), s), was_numpy)
 
 
-def loo_upper(log_q):
+def loo_upper(log_q: Array) -> Array:
     """The leave-one-out (L1Out) upper bound of Poole et al. 2019 (eq. 13, "minibatch upper bound"), from
     ``log_q[..., i, j] = log q(y_j | x_i)`` of shape (..., K, K):
 

@@ -596,7 +596,7 @@ def names() -> list[str]:
     return list(_REGISTRY)
 
 
-def get(name) -> FDivergence:
+def get(name: str | FDivergence) -> FDivergence:
     """Look up a divergence by name; an FDivergence is returned unchanged. 'alpha(a)' builds the α member."""
     if isinstance(name, FDivergence):
         return name

@@ -28,11 +28,14 @@ import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._array import is_torch, ops
+
+if TYPE_CHECKING:
+    from ._typing import Array
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class Interval:
     lo_closed: bool = False
     hi_closed: bool = False
 
-    def contains(self, t):
+    def contains(self, t: Array) -> Array:
         """Elementwise membership (numpy bool array or torch bool tensor)."""
         o = ops(t)
         t = o.asarray(t)
@@ -138,7 +141,7 @@ class FDivergence:
         lim = o.full_like(s, self.f_over_u_at_inf)
         return w * o.where(pos, sg * self.f(1.0 / sg), lim)
 
-    def integrand(self, p, q, x=None):
+    def integrand(self, p: Array, q: Array, x: Array | None = None) -> Array:
         """q·f(p/q) pointwise with the limits 0·f(0/0) = 0, q→0: p·f(u)/u|_{u→∞}, p→0: q·f(0).
 
         The pointwise summand of the discrete divergence (p, q ≥ 0 arrays of one world, broadcast). Three
@@ -189,7 +192,7 @@ class FDivergence:
         out = o.where(q_only, lim_zero, out)
         return out
 
-    def log_integrand(self, log_p, log_q):
+    def log_integrand(self, log_p: Array, log_q: Array) -> Array:
         """q·f(p/q) from log-densities (−inf allowed), overflow-free: e^{log q}·f_near(expm1(r)) for
         |r| ≤ log 2, e^{log q}·f(e^r) below, e^{log p}·f⋄(e^{−r}) above (r = log p − log q).
 

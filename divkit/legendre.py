@@ -26,9 +26,13 @@ result is put back in the input order. Values are formed as t·u_{i*} − f_{i*}
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from ._typing import Array
 
 __all__ = ["legendre_transform", "legendre_argmax"]
 
@@ -122,7 +126,7 @@ def _argmax_sorted(u64, f64, t_sorted):
     return h[k]
 
 
-def legendre_argmax(u, fu, t):
+def legendre_argmax(u: Array, fu: Array, t: Array) -> np.ndarray | None:
     """Index i*(t) into the grid with f*(t) = t·u[i*] − fu[i*] (numpy intp array of t's shape).
 
     Same inputs and validation as `legendre_transform`. Returns None when every fu is +inf.
@@ -143,7 +147,7 @@ def legendre_argmax(u, fu, t):
     return k.reshape(t64.shape)
 
 
-def legendre_transform(u, fu, t):
+def legendre_transform(u: Array, fu: Array, t: Array) -> Array:
     """Discrete Legendre–Fenchel transform f*(t) = max_i (t·u_i − f(u_i)) in linear time (Lucet 1997).
 
     Args:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple, overload
 
 import numpy as np
 import torch
@@ -35,6 +35,9 @@ import torch
 from .catalog import get
 from .fdiv import FDivergence
 from .validation import check_int
+
+if TYPE_CHECKING:
+    from ._typing import Distribution
 
 LOG2 = math.log(2.0)
 
@@ -150,7 +153,7 @@ def _generic_pointwise(div: FDivergence):
     return g
 
 
-def pointwise_integrand(div) -> tuple[Callable[[float, float], float], float]:
+def pointwise_integrand(div: str | FDivergence) -> tuple[Callable[[float, float], float], float]:
     """(g, offset): D_f = ∫ g(log p(x), log q(x)) dx + offset, with g ≥ 0 (the Bregman form).
 
     Dedicated overflow-free forms for the catalogue divergences, the generic form for any other f.
@@ -188,10 +191,25 @@ def pointwise_integrand(div) -> tuple[Callable[[float, float], float], float]:
 
 
 # ------------------------------------------------------------------ quadrature
-def quadrature_divergence(log_p: Callable[[float], float], log_q: Callable[[float], float], div,
+@overload
+def quadrature_divergence(log_p: Callable[[float], float], log_q: Callable[[float], float], div: str | FDivergence,
+                          lo: float = ..., hi: float = ..., points: Sequence[float] = ...,
+                          *, epsrel: float = ..., epsabs: float = ..., limit: int = ...,
+                          return_error: Literal[False] = ...) -> float: ...
+@overload
+def quadrature_divergence(log_p: Callable[[float], float], log_q: Callable[[float], float], div: str | FDivergence,
+                          lo: float = ..., hi: float = ..., points: Sequence[float] = ...,
+                          *, epsrel: float = ..., epsabs: float = ..., limit: int = ...,
+                          return_error: Literal[True]) -> tuple[float, float]: ...
+@overload
+def quadrature_divergence(log_p: Callable[[float], float], log_q: Callable[[float], float], div: str | FDivergence,
+                          lo: float = ..., hi: float = ..., points: Sequence[float] = ...,
+                          *, epsrel: float = ..., epsabs: float = ..., limit: int = ...,
+                          return_error: bool = ...) -> float | tuple[float, float]: ...
+def quadrature_divergence(log_p: Callable[[float], float], log_q: Callable[[float], float], div: str | FDivergence,
                           lo: float = -math.inf, hi: float = math.inf, points: Sequence[float] = (),
                           *, epsrel: float = 1e-11, epsabs: float = 1e-15, limit: int = 200,
-                          return_error: bool = False):
+                          return_error: bool = False) -> float | tuple[float, float]:
     """D_f(P‖Q) for 1-D densities by adaptive quadrature (scipy.integrate.quad), in nats.
 
     Args:
@@ -246,7 +264,7 @@ def _is_scipy_frozen(d) -> bool:
     return hasattr(d, "dist") and hasattr(d, "logpdf") and hasattr(d, "ppf")
 
 
-def univariate_log_density(d) -> tuple[Callable[[float], float], tuple[float, float], list[float]]:
+def univariate_log_density(d: Distribution) -> tuple[Callable[[float], float], tuple[float, float], list[float]]:
     """(log_pdf scalar callable, (lo, hi) support, breakpoints) for a 1-D continuous distribution.
 
     Accepts a scipy.stats frozen continuous distribution or an unbatched torch distribution with
@@ -361,7 +379,7 @@ def _scipy_draw(d, n: int, rng):
     return x
 
 
-def monte_carlo_divergence(p, q, div, n: int = 100_000, seed: int = 0) -> MonteCarloResult:
+def monte_carlo_divergence(p: Distribution, q: Distribution, div: str | FDivergence, n: int = 100_000, seed: int = 0) -> MonteCarloResult:
     """Seeded Monte Carlo estimate of D_f(P‖Q) with its standard error.
 
     Estimators (r = log p(x) − log q(x)):

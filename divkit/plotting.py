@@ -13,8 +13,17 @@ into its own axes (`ax=`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
+
+    from ._typing import Array
+    from .fdiv import FDivergence
 
 __all__ = ["envelope_figure"]
 
@@ -43,7 +52,9 @@ def _f_numpy(div_or_f):
                     f"got {type(div_or_f).__name__}")
 
 
-def envelope_figure(div_or_f, u_grid=None, t_range=(-1.5, 1.0), ax=None, n_lines=9, n_t=801):
+def envelope_figure(div_or_f: FDivergence | str | Callable[[np.ndarray], np.ndarray],
+                    u_grid: Array | None = None, t_range: tuple[float, float] = (-1.5, 1.0),
+                    ax: Axes | None = None, n_lines: int = 9, n_t: int = 801) -> Figure | SubFigure:
     """Lines t ↦ u·t − f(u) for several u and their upper envelope f*(t) (the conjugate).
 
     Args:
@@ -60,7 +71,7 @@ def envelope_figure(div_or_f, u_grid=None, t_range=(-1.5, 1.0), ax=None, n_lines
     if ax is None:
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(6.0, 4.2), layout="constrained")
+        fig: Figure | SubFigure = Figure(figsize=(6.0, 4.2), layout="constrained")
         ax = fig.add_subplot()
     else:
         fig = ax.figure

@@ -13,9 +13,15 @@ written with 6-7 significant digits. float32 has eps ≈ 1.2e-7 and long sums dr
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
+
+    from ._typing import Array
 
 _SUM_TOL = {
     np.dtype(np.float64): 1e-6,
@@ -28,14 +34,14 @@ _SUM_TOL = {
 }
 
 
-def sum_tolerance(dtype) -> float:
+def sum_tolerance(dtype: DTypeLike | torch.dtype) -> float:
     """Allowed |Σp − 1| for a probability vector of this dtype (see the module docstring)."""
     if isinstance(dtype, torch.dtype):
         return _SUM_TOL.get(dtype, 1e-6)
     return _SUM_TOL.get(np.dtype(dtype), 1e-6)
 
 
-def as_array(x, name: str):
+def as_array(x: object, name: str) -> Array:
     """numpy array / torch tensor (floating) from an array-like; lists and scalars become float64 numpy."""
     if isinstance(x, torch.Tensor):
         if x.is_complex():
@@ -50,7 +56,7 @@ def as_array(x, name: str):
     raise TypeError(f"{name} must be a numpy array or torch tensor of probabilities, got {type(x).__name__}")
 
 
-def check_probability_vector(x, name: str = "p", *, tol: float | None = None):
+def check_probability_vector(x: Array, name: str = "p", *, tol: float | None = None) -> Array:
     """Check that `x` holds probability vectors on its last axis and return it as a floating array.
 
     Requirements: at least one axis, every entry finite and ≥ 0 (no NaN), each vector sums to 1 within
@@ -84,7 +90,7 @@ def check_probability_vector(x, name: str = "p", *, tol: float | None = None):
     return x
 
 
-def check_same_world(p, q, names=("p", "q")):
+def check_same_world(p: object, q: object, names: tuple[str, str] = ("p", "q")) -> None:
     """p and q must both be numpy or both torch (no silent conversion)."""
     tp, tq = isinstance(p, torch.Tensor), isinstance(q, torch.Tensor)
     if tp != tq:
@@ -93,7 +99,7 @@ def check_same_world(p, q, names=("p", "q")):
                         f"or both as torch (numpy in -> numpy out, torch in -> torch out)")
 
 
-def check_event_shapes(p, q, names=("p", "q")):
+def check_event_shapes(p: Array, q: Array, names: tuple[str, str] = ("p", "q")) -> tuple[int, ...]:
     """Last-axis sizes must match and the batch axes must broadcast; returns the broadcast batch shape."""
     if p.shape[-1] != q.shape[-1]:
         raise ValueError(f"{names[0]} and {names[1]} must have the same number of outcomes on the last axis, "
@@ -106,7 +112,7 @@ def check_event_shapes(p, q, names=("p", "q")):
                          ) from None
 
 
-def check_positive(x, name: str):
+def check_positive(x: Array, name: str) -> Array:
     """All entries finite and > 0 (scales, standard deviations); returns x unchanged."""
     if isinstance(x, torch.Tensor):
         with torch.no_grad():
@@ -121,7 +127,7 @@ def check_positive(x, name: str):
     return x
 
 
-def check_finite(x, name: str):
+def check_finite(x: Array, name: str) -> Array:
     """All entries finite (locations, means); returns x unchanged."""
     if isinstance(x, torch.Tensor):
         with torch.no_grad():
@@ -133,7 +139,7 @@ def check_finite(x, name: str):
     return x
 
 
-def check_positive_definite(cov, name: str):
+def check_positive_definite(cov: Array, name: str) -> np.ndarray:
     """A symmetric positive-definite matrix (batch on leading axes); returns its Cholesky factor (numpy)."""
     c = np.asarray(cov, dtype=float)
     if c.ndim < 2 or c.shape[-1] != c.shape[-2]:
@@ -148,7 +154,7 @@ def check_positive_definite(cov, name: str):
         raise ValueError(f"{name} must be positive definite (Cholesky failed)") from None
 
 
-def check_int(n, name: str, minimum: int = 1) -> int:
+def check_int(n: object, name: str, minimum: int = 1) -> int:
     """A Python/numpy integer ≥ minimum."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(n).__name__}")

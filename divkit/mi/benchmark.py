@@ -26,6 +26,8 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -36,13 +38,19 @@ from .estimate import fit
 from .estimators import ESTIMATORS, make_estimator
 from .gaussians import STAIRCASE_MIS, correlated_gaussians, staircase
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .estimators import Estimator
+
 __all__ = ["run_benchmark", "stage_statistics", "plot_staircase", "main"]
 
 FULL = dict(steps_per_stage=4000, window=1000)
 QUICK = dict(steps_per_stage=200, window=100)
 
 
-def stage_statistics(estimates, truths=STAIRCASE_MIS, steps_per_stage=4000, window=1000):
+def stage_statistics(estimates: ArrayLike, truths: Sequence[float] = STAIRCASE_MIS, steps_per_stage: int = 4000,
+                     window: int = 1000) -> list[dict[str, float]]:
     """Per stage: mean, var, bias, mse of the last `window` estimates. estimates: (n_stages·steps_per_stage,)."""
     est = np.asarray(estimates, dtype=np.float64)
     rows = []
@@ -53,8 +61,10 @@ def stage_statistics(estimates, truths=STAIRCASE_MIS, steps_per_stage=4000, wind
     return rows
 
 
-def run_one(estimator, critic, *, dim=20, batch_size=64, steps_per_stage=4000, lr=5e-4, seed=0, device="cpu",
-            mis=STAIRCASE_MIS, progress=None, hidden=256, embed_dim=32, layers=2):
+def run_one(estimator: str | Estimator, critic: str | torch.nn.Module, *, dim: int = 20, batch_size: int = 64,
+            steps_per_stage: int = 4000, lr: float = 5e-4, seed: int = 0, device: str | torch.device = "cpu",
+            mis: Sequence[float] = STAIRCASE_MIS, progress: bool | None = None, hidden: int = 256,
+            embed_dim: int = 32, layers: int = 2) -> tuple[np.ndarray, float]:
     """Train one (estimator, critic) pair along the staircase; returns per-step estimates (numpy) and seconds."""
     torch.manual_seed(seed)
     kw = dict(hidden=hidden, layers=layers)
@@ -74,8 +84,10 @@ def run_one(estimator, critic, *, dim=20, batch_size=64, steps_per_stage=4000, l
     return hist, time.perf_counter() - t0
 
 
-def run_benchmark(estimators=ESTIMATORS, critics=("separable", "concat"), steps_per_stage=4000, window=1000,
-                  seed=0, device="cpu", progress=None, log=print, layers=2):
+def run_benchmark(estimators: Iterable[str] = ESTIMATORS, critics: Iterable[str] = ("separable", "concat"),
+                  steps_per_stage: int = 4000, window: int = 1000, seed: int = 0, device: str | torch.device = "cpu",
+                  progress: bool | None = None, log: Callable[[str], object] | None = print, layers: int = 2
+                  ) -> dict[tuple[str, str], dict[str, Any]]:
     """{(estimator, critic): dict(estimates, stats, seconds)} for the staircase."""
     out = {}
     for critic in critics:
@@ -90,7 +102,7 @@ def run_benchmark(estimators=ESTIMATORS, critics=("separable", "concat"), steps_
     return out
 
 
-def format_table(results, steps_per_stage, window, quick=False):
+def format_table(results: dict[tuple[str, str], dict[str, Any]], steps_per_stage: int, window: int, quick: bool = False) -> str:
     lines = []
     if quick:
         lines.append(f"QUICK MODE: {steps_per_stage} steps per stage (not 4000), statistics over the last {window} "
@@ -106,7 +118,7 @@ def format_table(results, steps_per_stage, window, quick=False):
     return "\n".join(lines) + "\n"
 
 
-def plot_staircase(results, steps_per_stage, path_stem):
+def plot_staircase(results: dict[tuple[str, str], dict[str, Any]], steps_per_stage: int, path_stem: str) -> str:
     """Figure: one panel per estimator, per-step estimates (light) and a moving average, true MI as a staircase."""
     import matplotlib
     matplotlib.use("Agg", force=False)
@@ -145,7 +157,7 @@ def plot_staircase(results, steps_per_stage, path_stem):
     return f"{path_stem}.png"
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
     ap = argparse.ArgumentParser(prog="python -m divkit.mi.benchmark", description=__doc__.split("\n\n")[0])
     ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     ap.add_argument("--quick", action="store_true", help="200-step stages, 100-step windows (smoke run)")

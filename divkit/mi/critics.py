@@ -7,13 +7,18 @@ scores[i, j] = T(x_i, y_j): the diagonal holds the joint pairs, the off-diagonal
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from torch import nn
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["mlp", "SeparableCritic", "ConcatCritic", "make_critic", "CRITICS"]
 
 
-def mlp(in_dim: int, out_dim: int, hidden: int = 256, layers: int = 2, activation=nn.ReLU) -> nn.Sequential:
+def mlp(in_dim: int, out_dim: int, hidden: int = 256, layers: int = 2, activation: Callable[[], nn.Module] = nn.ReLU) -> nn.Sequential:
     """`layers` hidden Linear+activation blocks of width `hidden`, then a Linear to `out_dim`.
 
     The project's one MLP builder (gan/models/mlp.py uses it too). activation: a zero-argument callable returning
@@ -40,7 +45,7 @@ class SeparableCritic(nn.Module):
         self.g = mlp(x_dim, embed_dim, hidden, layers)
         self.h = mlp(y_dim, embed_dim, hidden, layers)
 
-    def forward(self, x, y):
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.g(x) @ self.h(y).transpose(-2, -1)
 
 
@@ -61,8 +66,8 @@ class ConcatCritic(nn.Module):
         self.x_dim = x_dim
         self.f = mlp(x_dim + y_dim, 1, hidden, layers)
 
-    def forward(self, x, y):
-        first, dx = self.f[0], self.x_dim
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        first, dx = cast(nn.Linear, self.f[0]), self.x_dim  # mlp() starts with a Linear
         hx = nn.functional.linear(x, first.weight[:, :dx])                 # (..., K, h): W_x x_i
         hy = nn.functional.linear(y, first.weight[:, dx:], first.bias)     # (..., K, h): W_y y_j + b
         h = hx.unsqueeze(-2) + hy.unsqueeze(-3)                            # (..., K, K, h): [i, j] = W [x_i, y_j] + b
@@ -74,7 +79,7 @@ class ConcatCritic(nn.Module):
 CRITICS = {"separable": SeparableCritic, "concat": ConcatCritic}
 
 
-def make_critic(critic, x_dim: int, y_dim: int, **kwargs) -> nn.Module:
+def make_critic(critic: str | nn.Module, x_dim: int, y_dim: int, **kwargs: Any) -> nn.Module:
     """A critic module from a name ("separable", "concat"; "joint" is an alias of "concat") or a module (returned)."""
     if isinstance(critic, nn.Module):
         return critic

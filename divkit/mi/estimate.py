@@ -32,6 +32,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -40,6 +41,11 @@ from .. import bounds as B
 from ..catalog import get
 from .critics import make_critic, mlp
 from .estimators import make_estimator
+
+if TYPE_CHECKING:
+    from .._typing import Array
+    from ..fdiv import FDivergence
+    from .estimators import Estimator
 
 __all__ = ["MIResult", "DivergenceResult", "OverfitWarning", "BiasWarning", "ConvergenceWarning",
            "DivergedWarning", "fit", "estimate",
@@ -155,8 +161,9 @@ def _adam(params, lr):
     return torch.optim.Adam(params, lr=lr)
 
 
-def fit(critic, estimator, sampler: Callable, steps: int, lr: float = 5e-4, optimizer=None, progress=None,
-        desc: str = "mi"):
+def fit(critic: torch.nn.Module, estimator: Estimator, sampler: Callable[[int], tuple[torch.Tensor, torch.Tensor]],
+        steps: int, lr: float = 5e-4, optimizer: torch.optim.Optimizer | None = None, progress: bool | None = None,
+        desc: str = "mi") -> np.ndarray:
     """The training loop: maximise estimator(critic(x, y), y).surrogate with Adam.
 
     sampler(step) -> (x, y) minibatch tensors, already on the critic's device. Returns the per-step reported
@@ -338,10 +345,13 @@ def _prepare_pairs(x, y, steps, batch_size, lr, eval_every, patience, seed, max_
     return steps, batch_size, lr, eval_every, patience, max_val_batches, gen, dev, X, Y, splits
 
 
-def estimate(x, y, estimator="smile", critic="separable", steps=2000, batch_size=64, lr=5e-4, seed=0,
-             device="cpu", val_fraction=0.2, test_fraction=0.2, eval_every=None, patience=None, max_val_batches=32,
-             progress=None, critic_kwargs=None, estimator_kwargs=None, dtype=torch.float32,
-             eval_fraction=None, negatives=0) -> MIResult:
+def estimate(x: Array, y: Array, estimator: str | Estimator = "smile", critic: str | torch.nn.Module = "separable",
+             steps: int = 2000, batch_size: int = 64, lr: float = 5e-4, seed: int = 0,
+             device: str | torch.device = "cpu", val_fraction: float = 0.2, test_fraction: float = 0.2,
+             eval_every: int | None = None, patience: int | None = None, max_val_batches: int = 32,
+             progress: bool | None = None, critic_kwargs: dict[str, Any] | None = None,
+             estimator_kwargs: dict[str, Any] | None = None, dtype: torch.dtype = torch.float32,
+             eval_fraction: float | None = None, negatives: int = 0) -> MIResult:
     """Estimate I(X; Y) in nats from paired samples by training a critic, with held-out model selection.
 
     Args:
@@ -424,10 +434,12 @@ def estimate(x, y, estimator="smile", critic="separable", steps=2000, batch_size
                     critic=crit, **sel)
 
 
-def estimate_divergence(samples_p, samples_q, div, critic=None, steps=1000, batch_size=256, lr=1e-3, seed=0,
-                        device="cpu", val_fraction=0.2, test_fraction=0.2, eval_every=None, patience=None,
-                        hidden=64, layers=2, progress=None, dtype=torch.float32,
-                        eval_fraction=None) -> DivergenceResult:
+def estimate_divergence(samples_p: Array, samples_q: Array, div: str | FDivergence,
+                        critic: torch.nn.Module | None = None, steps: int = 1000, batch_size: int = 256,
+                        lr: float = 1e-3, seed: int = 0, device: str | torch.device = "cpu",
+                        val_fraction: float = 0.2, test_fraction: float = 0.2, eval_every: int | None = None,
+                        patience: int | None = None, hidden: int = 64, layers: int = 2, progress: bool | None = None,
+                        dtype: torch.dtype = torch.float32, eval_fraction: float | None = None) -> DivergenceResult:
     """A lower bound on D_f(P‖Q), with its stderr, from two sample sets (f-GAN variational bound), with held-out
     model selection (module docstring).
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -34,15 +35,15 @@ class EstimatorOutput(NamedTuple):
 class Estimator(nn.Module):
     name = "estimator"
 
-    def forward(self, scores, y=None) -> EstimatorOutput:  # pragma: no cover - interface
+    def forward(self, scores: torch.Tensor, y: torch.Tensor | None = None) -> EstimatorOutput:  # pragma: no cover - interface
         raise NotImplementedError
 
     @torch.no_grad()
-    def evaluate(self, scores, y=None):
+    def evaluate(self, scores: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Reported value on a (held-out) batch; no state is updated."""
         raise NotImplementedError
 
-    def diagnose(self, scores):
+    def diagnose(self, scores: torch.Tensor) -> str | None:
         """A message when held-out scores (..., K, M) show the value to be unreliable; None (default) otherwise."""
         return None
 
@@ -50,22 +51,23 @@ class Estimator(nn.Module):
 class BoundEstimator(Estimator):
     """A stateless bound of `divkit.bounds`: surrogate = bound(scores) (its stop-gradient tricks included)."""
 
-    def __init__(self, name, fn, diagnose=None):
+    def __init__(self, name: str, fn: Callable[[torch.Tensor], torch.Tensor],
+                 diagnose: Callable[[torch.Tensor], str | None] | None = None) -> None:
         super().__init__()
         self.name, self._fn, self._diagnose = name, fn, diagnose
 
-    def diagnose(self, scores):
+    def diagnose(self, scores: torch.Tensor) -> str | None:
         """A warning message (str) when the held-out score matrices `scores` (..., K, M) show that the reported
         value is unreliable for a reason the estimator knows (SMILE: clipping moves it; InfoNCE: it sits at
         its log M cap), else None."""
         return self._diagnose(scores) if self._diagnose is not None else None
 
-    def forward(self, scores, y=None):
+    def forward(self, scores: torch.Tensor, y: torch.Tensor | None = None) -> EstimatorOutput:
         s = self._fn(scores)
         return EstimatorOutput(s.detach(), s)
 
     @torch.no_grad()
-    def evaluate(self, scores, y=None):
+    def evaluate(self, scores: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self._fn(scores)
 
 
@@ -86,6 +88,8 @@ class MINE(Estimator):
     Args: rate r ∈ (0, 1] (Belghazi et al. use 0.01), variant "dv" or "f".
     """
 
+    log_ma: torch.Tensor  # log of the moving average of mean_Q e^T (a buffer; nan until the first batch)
+
     def __init__(self, rate: float = 0.01, variant: str = "dv"):
         super().__init__()
         if not 0.0 < float(rate) <= 1.0:
@@ -96,10 +100,10 @@ class MINE(Estimator):
         self.name = "mine" if variant == "dv" else "mine_f"
         self.register_buffer("log_ma", torch.tensor(float("nan")))  # nan = not initialised
 
-    def reset(self):
+    def reset(self) -> None:
         self.log_ma = torch.tensor(float("nan"), device=self.log_ma.device)
 
-    def forward(self, scores, y=None):
+    def forward(self, scores: torch.Tensor, y: torch.Tensor | None = None) -> EstimatorOutput:
         if self.variant == "f":
             s = B.nwj(scores)
             return EstimatorOutput(s.detach(), s)
@@ -118,7 +122,7 @@ class MINE(Estimator):
         return EstimatorOutput((joint - lme).detach(), surrogate)
 
     @torch.no_grad()
-    def evaluate(self, scores, y=None):
+    def evaluate(self, scores: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return B.nwj(scores) if self.variant == "f" else B.dv(scores)
 
 
@@ -138,12 +142,12 @@ class BaselineEstimator(Estimator):
         b = self.baseline(y).squeeze(-1)
         return B.tuba(scores, b) if self.name == "tuba" else B.interpolated(scores, b, self.alpha)
 
-    def forward(self, scores, y=None):
+    def forward(self, scores: torch.Tensor, y: torch.Tensor | None = None) -> EstimatorOutput:
         s = self._bound(scores, y)
         return EstimatorOutput(s.detach(), s)
 
     @torch.no_grad()
-    def evaluate(self, scores, y=None):
+    def evaluate(self, scores: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self._bound(scores, y)
 
 
@@ -232,7 +236,7 @@ def _options(factory):
     return [p.name for p in inspect.signature(factory).parameters.values() if p.kind is p.KEYWORD_ONLY]
 
 
-def make_estimator(estimator, y_dim: int | None = None, **kwargs) -> Estimator:
+def make_estimator(estimator: str | Estimator, y_dim: int | None = None, **kwargs: Any) -> Estimator:
     """An estimator from a name in `ESTIMATORS` or an `Estimator` (returned unchanged; then no options).
 
     Options per name (anything else is a ValueError naming the accepted ones): mine: rate (0.01);

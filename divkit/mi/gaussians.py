@@ -10,9 +10,14 @@ its own shift: NWJ at 1 + log r, DV/InfoNCE/SMILE at log r + c):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["mi_to_rho", "rho_to_mi", "correlated_gaussians", "optimal_scores", "OptimalCritic",
            "staircase", "STAIRCASE_MIS"]
@@ -27,7 +32,11 @@ def _check_dim(dim):
     return int(dim)
 
 
-def mi_to_rho(mi, dim):
+@overload
+def mi_to_rho(mi: float, dim: int) -> float: ...
+@overload
+def mi_to_rho(mi: ArrayLike, dim: int) -> float | np.ndarray: ...
+def mi_to_rho(mi: ArrayLike, dim: int) -> float | np.ndarray:
     """ρ = sqrt(1 − exp(−2·mi/dim)), computed as sqrt(−expm1(−2·mi/dim)) (exact for tiny mi). mi ≥ 0 in nats."""
     dim = _check_dim(dim)
     m = np.asarray(mi, dtype=np.float64)
@@ -37,7 +46,7 @@ def mi_to_rho(mi, dim):
     return float(r) if r.ndim == 0 else r
 
 
-def rho_to_mi(rho, dim):
+def rho_to_mi(rho: ArrayLike, dim: int) -> float | np.ndarray:
     """I = −(dim/2)·log(1 − ρ²) = −(dim/2)·log1p(−ρ²) nats, for |ρ| < 1."""
     dim = _check_dim(dim)
     r = np.asarray(rho, dtype=np.float64)
@@ -47,7 +56,9 @@ def rho_to_mi(rho, dim):
     return float(m) if m.ndim == 0 else m
 
 
-def correlated_gaussians(dim, mi, n, seed=None, *, dtype=torch.float32, device=None):
+def correlated_gaussians(dim: int, mi: float, n: int, seed: int | torch.Generator | None = None, *,
+                         dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
     """n pairs (x, y) with I(X; Y) = mi nats exactly; x, y torch tensors of shape (n, dim).
 
     Args:
@@ -65,7 +76,7 @@ def correlated_gaussians(dim, mi, n, seed=None, *, dtype=torch.float32, device=N
     return x.to(dtype=dtype, device=device), y.to(dtype=dtype, device=device)
 
 
-def optimal_scores(x, y, mi):
+def optimal_scores(x: torch.Tensor, y: torch.Tensor, mi: float) -> torch.Tensor:
     """Score matrix S[..., i, j] = log r(x_i, y_j) of the exact optimal critic; x, y of shape (K, d) -> (K, K).
 
     Uses |y − ρx|² = |y|² − 2ρ x·y + ρ²|x|² so all K² pairs come from one matrix product.
@@ -86,15 +97,16 @@ class OptimalCritic(torch.nn.Module):
     `mi` can be changed between calls (e.g. along the staircase): critic.mi = 6.0.
     """
 
-    def __init__(self, mi):
+    def __init__(self, mi: float) -> None:
         super().__init__()
         self.mi = float(mi)
 
-    def forward(self, x, y):
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return optimal_scores(x, y, self.mi)
 
 
-def staircase(step, mis=STAIRCASE_MIS, steps_per_stage=4000):
+def staircase(step: ArrayLike, mis: Sequence[float] = STAIRCASE_MIS, steps_per_stage: int = 4000
+              ) -> float | np.ndarray:
     """True MI (nats) at training step `step` (0-based) of the staircase: mis[step // steps_per_stage].
 
     The last stage extends past the end. Accepts an int or an integer array (vectorised).

@@ -14,10 +14,14 @@ O(N log N) at low dimension, approaching O(N²) at d ≈ 20+ per variable.
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import digamma
+
+if TYPE_CHECKING:
+    from .._typing import Array
 
 __all__ = ["ksg"]
 
@@ -36,7 +40,7 @@ def _samples(a, name):
     return arr
 
 
-def ksg(x, y, k: int = 3, workers: int = 1) -> float:
+def ksg(x: Array, y: Array, k: int = 3, workers: int = 1) -> float:
     """KSG estimator 1 of I(X; Y) in nats (module docstring), from paired samples.
 
     Args:

@@ -22,6 +22,8 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -61,7 +63,7 @@ def _upper(x, y, seed):
 METHODS = {"smile": _smile, "ksg": _ksg, "upper": _upper}
 
 
-def run_cell(method, n, mi, seed):
+def run_cell(method: str, n: int, mi: float, seed: int) -> dict[str, Any]:
     x, y = correlated_gaussians(DIM, mi, n, seed=seed)
     t0 = time.perf_counter()
     out = METHODS[method](x, y, seed)
@@ -69,7 +71,7 @@ def run_cell(method, n, mi, seed):
     return out
 
 
-def verdict(cell, truth):
+def verdict(cell: dict[str, Any] | None, truth: float) -> str:
     if cell is None or cell.get("stderr") is None:
         return ""
     if abs(cell["value"] - truth) <= 3 * cell["stderr"]:
@@ -81,7 +83,7 @@ def _key(method, n, mi):
     return f"{method}|{n}|{mi:g}"
 
 
-def format_table(res, ns, mis):
+def format_table(res: dict[str, dict[str, Any]], ns: Sequence[int], mis: Sequence[float]) -> str:
     methods = [m for m in METHODS if any(k.startswith(m + "|") for k in res)]
     lines = [f"d = {DIM}, correlated Gaussians, true MI in nats; `estimate` with its defaults (SMILE τ = 5, separable "
              f"critic 2×256, K = 64, 2000 steps, lr 5e-4, 60/20/20 split, best-validation critic); value ± stderr "
@@ -115,7 +117,7 @@ def format_table(res, ns, mis):
     return "\n".join(lines) + "\n"
 
 
-def plot(res, ns, mis, path):
+def plot(res: dict[str, dict[str, Any]], ns: Sequence[int], mis: Sequence[float] | np.ndarray, path: str) -> str:
     import matplotlib
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
@@ -126,7 +128,8 @@ def plot(res, ns, mis, path):
         ax.plot(mis, mis, color="k", lw=1, label="true MI")
         up = [res.get(_key("upper", n, m)) for m in mis]
         if all(up):
-            ax.fill_between(mis, [min(c["loo"], c["value"]) for c in up], [max(c["loo"], c["value"]) for c in up],
+            full = cast("list[dict[str, Any]]", up)  # all(up): no cell is missing
+            ax.fill_between(mis, [min(c["loo"], c["value"]) for c in full], [max(c["loo"], c["value"]) for c in full],
                             color="tab:green", alpha=0.25, label="upper bounds (LOO…CLUB)")
         for m, color in (("smile", "tab:blue"), ("ksg", "tab:red")):
             cs = [res.get(_key(m, n, v)) for v in mis]
@@ -161,7 +164,7 @@ def _ints(s, name):
         raise SystemExit(f"error: {name} must be a comma list of integers; got {s!r}")
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
     ap = argparse.ArgumentParser(prog="python -m divkit.mi.nsweep", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="runs/mi_nsweep")
     ap.add_argument("--ns", default="1000,5000,20000,160000")

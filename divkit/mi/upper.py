@@ -12,6 +12,7 @@ A conditional module maps (x (K, dx), y (K, dy)) to the log-conditional matrix `
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,12 +23,15 @@ from .critics import mlp
 from .estimate import MIResult, _adam, _check_gap, _mean_se, _prepare_pairs, _seeded_init, _select
 from .gaussians import mi_to_rho
 
+if TYPE_CHECKING:
+    from .._typing import Array
+
 __all__ = ["GaussianConditional", "KnownGaussianConditional", "gaussian_log_q", "estimate_upper", "UPPER_BOUNDS"]
 
 UPPER_BOUNDS = {"club": B.club, "loo": B.loo_upper}
 
 
-def gaussian_log_q(mu, log_sigma, y):
+def gaussian_log_q(mu: torch.Tensor, log_sigma: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """log N(y_j; μ_i, diag e^{2 log σ_i}) for all pairs: mu, log_sigma (..., K, d), y (..., M, d) -> (..., K, M)."""
     z = (y.unsqueeze(-3) - mu.unsqueeze(-2)) * torch.exp(-log_sigma).unsqueeze(-2)      # (..., K, M, d)
     d = mu.shape[-1]
@@ -46,16 +50,16 @@ class GaussianConditional(nn.Module):
         self.y_dim = y_dim
         self.net = mlp(x_dim, 2 * y_dim, hidden, layers)
 
-    def params(self, x):
+    def params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.net(x)
         mu, raw = out[..., :self.y_dim], out[..., self.y_dim:]
         return mu, 7.0 * torch.tanh(raw / 7.0)
 
-    def forward(self, x, y):
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         mu, ls = self.params(x)
         return gaussian_log_q(mu, ls, y)
 
-    def log_prob(self, x, y):
+    def log_prob(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """log q(y_i | x_i) of the K joint pairs only, (K, dx), (K, dy) -> (K,) (the maximum-likelihood objective)."""
         mu, ls = self.params(x)
         z = (y - mu) * torch.exp(-ls)
@@ -70,13 +74,15 @@ class KnownGaussianConditional(nn.Module):
         self.rho = mi_to_rho(mi, dim)
         self.log_sigma = -float(mi) / dim                     # log σ = ½ log(1 − ρ²) = −I/d exactly
 
-    def forward(self, x, y):
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return gaussian_log_q(self.rho * x, torch.full_like(x, self.log_sigma), y)
 
 
-def estimate_upper(x, y, bound="club", conditional=None, steps=2000, batch_size=64, lr=5e-4, seed=0, device="cpu",
-                   val_fraction=0.2, test_fraction=0.2, eval_every=None, patience=None, max_val_batches=32,
-                   progress=None, hidden=256, layers=2, dtype=torch.float32) -> MIResult:
+def estimate_upper(x: Array, y: Array, bound: str = "club", conditional: nn.Module | None = None, steps: int = 2000,
+                   batch_size: int = 64, lr: float = 5e-4, seed: int = 0, device: str | torch.device = "cpu",
+                   val_fraction: float = 0.2, test_fraction: float = 0.2, eval_every: int | None = None,
+                   patience: int | None = None, max_val_batches: int = 32, progress: bool | None = None,
+                   hidden: int = 256, layers: int = 2, dtype: torch.dtype = torch.float32) -> MIResult:
     """An upper bound on I(X; Y) in nats: CLUB or leave-one-out with a variational conditional q(y | x).
 
     Args:

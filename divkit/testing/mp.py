@@ -9,7 +9,13 @@ mpmath, inputs are converted exactly (a float is a dyadic rational), and the res
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
 import mpmath as mp
+
+if TYPE_CHECKING:
+    from ..fdiv import FDivergence
 
 DPS = 50
 
@@ -49,13 +55,13 @@ def _extra(*xs) -> int:
     return int(max(e, default=0)) * 2 + 10
 
 
-def f(div, u, dps: int = DPS):
+def f(div: FDivergence, u: float, dps: int = DPS) -> mp.mpf:
     """f(u) at `dps` digits (u a float, converted exactly)."""
     with mp.workdps(dps + _extra(u)):
         return _generator(div)(mp.mpf(float(u)))
 
 
-def term(div, p: float, q: float, dps: int = DPS):
+def term(div: FDivergence, p: float, q: float, dps: int = DPS) -> mp.mpf:
     """q·f(p/q) with the limits of FDivergence.integrand (p or q = 0)."""
     with mp.workdps(dps + _extra(p, q)):
         p, q = mp.mpf(float(p)), mp.mpf(float(q))
@@ -68,13 +74,14 @@ def term(div, p: float, q: float, dps: int = DPS):
         return q * _generator(div)(p / q)
 
 
-def discrete(p, q, div, dps: int = DPS):
+def discrete(p: Iterable[float], q: Iterable[float], div: FDivergence, dps: int = DPS) -> mp.mpf:
     """Σ_i q_i f(p_i/q_i) over the last axis of two 1-D float arrays."""
     with mp.workdps(dps + 20):
         return mp.fsum(term(div, float(a), float(b), dps) for a, b in zip(p, q))
 
 
-def normal(m1, s1, m2, s2, name: str, a: float | None = None, dps: int = DPS):
+def normal(m1: float, s1: float, m2: float, s2: float, name: str, a: float | None = None, dps: int = DPS
+           ) -> mp.mpf:
     """Closed forms for N(m1, s1²) ‖ N(m2, s2²): kl, reverse_kl, jeffreys, squared_hellinger, pearson, neyman,
     alpha (pass a). log I_a = (a−1) log(s2/s1) + ½ log(s2²/σ_a²) + ½a(a−1)Δ²/σ_a², σ_a² = a s2² + (1−a) s1²."""
     with mp.workdps(dps):
@@ -109,14 +116,15 @@ def normal(m1, s1, m2, s2, name: str, a: float | None = None, dps: int = DPS):
         raise ValueError(f"normal: no closed form for {name!r}")
 
 
-def mvn_kl(m0, c0, m1, c1, dps: int = DPS):
+def mvn_kl(m0: Sequence[float], c0: Sequence[Sequence[float]], m1: Sequence[float], c1: Sequence[Sequence[float]],
+           dps: int = DPS) -> mp.mpf:
     """KL(N(m0, C0) ‖ N(m1, C1)) = ½[tr(C1⁻¹C0) − k + Δᵀ C1⁻¹ Δ + log det C1 − log det C0]."""
     with mp.workdps(dps):
-        c0 = mp.matrix([[mp.mpf(float(v)) for v in row] for row in c0])
-        c1 = mp.matrix([[mp.mpf(float(v)) for v in row] for row in c1])
+        a0 = mp.matrix([[mp.mpf(float(v)) for v in row] for row in c0])
+        a1 = mp.matrix([[mp.mpf(float(v)) for v in row] for row in c1])
         d = mp.matrix([mp.mpf(float(a)) - mp.mpf(float(b)) for a, b in zip(m1, m0)])
-        inv = c1 ** -1
-        k = c0.rows
-        tr = mp.fsum((inv * c0)[i, i] for i in range(k))
+        inv = a1 ** -1
+        k = a0.rows
+        tr = mp.fsum((inv * a0)[i, i] for i in range(k))
         maha = (d.T * inv * d)[0, 0]
-        return (tr - k + mp.log(mp.det(c1)) - mp.log(mp.det(c0))) / 2 + maha / 2
+        return (tr - k + mp.log(mp.det(a1)) - mp.log(mp.det(a0))) / 2 + maha / 2

@@ -8,8 +8,16 @@ FDivergence.integrand), the conjugate is a brute-force maximum over a grid refin
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .._typing import Array
+    from ..fdiv import FDivergence
 
 __all__ = ["quadrature_divergence", "discrete_divergence", "brute_force_conjugate", "check_fenchel_young",
            "check_lower_bound", "default_u_grid"]
@@ -39,8 +47,9 @@ def default_u_grid(n: int = 20001, lo: float = 1e-9, hi: float = 1e9) -> np.ndar
     return np.unique(np.concatenate([[0.0, 1.0], np.geomspace(lo, hi, n - 2)]))
 
 
-def quadrature_divergence(p_logpdf, q_logpdf, div, lo=-math.inf, hi=math.inf, *, epsabs=1e-12, epsrel=1e-10,
-                          limit=500, points=None):
+def quadrature_divergence(p_logpdf: Callable[[float], float], q_logpdf: Callable[[float], float], div: FDivergence,
+                          lo: float = -math.inf, hi: float = math.inf, *, epsabs: float = 1e-12,
+                          epsrel: float = 1e-10, limit: int = 500, points: Iterable[float] | None = None) -> float:
     """D_f(P||Q) = ∫ q(x) f(p(x)/q(x)) dx by adaptive quadrature (scipy.integrate.quad), in log space.
 
     The integrand is formed as exp(log q)·f(exp(log p − log q)), so the density ratio never divides two
@@ -71,7 +80,7 @@ def quadrature_divergence(p_logpdf, q_logpdf, div, lo=-math.inf, hi=math.inf, *,
             return math.exp(lp) * fu_over_u
         return math.exp(lq) * float(_f64(div, np.array([ratio]))[0])
 
-    kw = dict(epsabs=epsabs, epsrel=epsrel, limit=limit)
+    kw: dict[str, Any] = dict(epsabs=epsabs, epsrel=epsrel, limit=limit)
     if points is not None and math.isfinite(lo) and math.isfinite(hi):
         kw["points"] = list(points)
     val, err = integrate.quad(integrand, lo, hi, **kw)
@@ -80,7 +89,7 @@ def quadrature_divergence(p_logpdf, q_logpdf, div, lo=-math.inf, hi=math.inf, *,
     return val
 
 
-def discrete_divergence(p, q, div):
+def discrete_divergence(p: Array, q: Array, div: FDivergence) -> float:
     """D_f(P||Q) = Σ_i q_i f(p_i/q_i) in float64 with explicit limits (brute force, one term at a time).
 
     Limits: p_i = q_i = 0 contributes 0; q_i = 0 < p_i contributes p_i·lim_{u→∞} f(u)/u (+inf for most f);
@@ -105,7 +114,8 @@ def _term(div, pi, qi):
     return qi * float(_f64(div, np.array([pi / qi]))[0])
 
 
-def brute_force_conjugate(f, t, u_grid=None, *, refine=True):
+def brute_force_conjugate(f: FDivergence | Callable[[np.ndarray], ArrayLike], t: Array,
+                          u_grid: Array | None = None, *, refine: bool = True) -> np.ndarray:
     """f*(t) = sup_{u ∈ grid} (t·u − f(u)) by brute force, optionally refined between grid neighbours.
 
     Args:
@@ -148,7 +158,8 @@ def brute_force_conjugate(f, t, u_grid=None, *, refine=True):
     return out.reshape(t.shape)
 
 
-def check_fenchel_young(div, u, t, rtol=1e-10, atol=1e-12):
+def check_fenchel_young(div: FDivergence, u: Array, t: Array, rtol: float = 1e-10, atol: float = 1e-12
+                        ) -> np.ndarray:
     """Assert the Fenchel–Young inequality f(u) + f*(t) ≥ u·t (elementwise, u ≥ 0, t anywhere).
 
     Tolerance: violations smaller than atol + rtol·(|f(u)| + |f*(t)| + |u·t|) are rounding. Raises
@@ -172,7 +183,7 @@ def check_fenchel_young(div, u, t, rtol=1e-10, atol=1e-12):
     return gap
 
 
-def check_lower_bound(estimate, truth, stderr, z=3.0):
+def check_lower_bound(estimate: float, truth: float, stderr: float, z: float = 3.0) -> bool:
     """Assert that `estimate` is not significantly above `truth` (one-sided band for a lower-bound estimator).
 
     Passes iff estimate ≤ truth + z·stderr. With a Gaussian estimate of a valid lower bound, a false failure has

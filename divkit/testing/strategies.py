@@ -11,6 +11,8 @@ Every strategy returns plain numpy values (float64 unless `dtype` says otherwise
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from hypothesis import strategies as st
@@ -20,6 +22,9 @@ from ..catalog import alpha as _alpha
 from ..catalog import get as _get
 from ..catalog import names as _names
 from ..fdiv import FDivergence, Interval
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, DTypeLike
 
 __all__ = ["probability_vectors", "probability_pairs", "gaussian_pairs", "divergences", "alpha_values",
            "random_generator_divergences", "mixture_divergence", "score_matrices"]
@@ -48,7 +53,8 @@ def _size(n, min_size, max_size):
     return st.integers(min_size, max_size)
 
 
-def probability_vectors(n=None, min_size=1, max_size=10, allow_zeros=True, dtype=np.float64):
+def probability_vectors(n: int | None = None, min_size: int = 1, max_size: int = 10, allow_zeros: bool = True,
+                        dtype: DTypeLike = np.float64) -> st.SearchStrategy[np.ndarray]:
     """1-D probability vectors (non-negative, sum 1 to rounding), with exact zeros if `allow_zeros`.
 
     Args: n: fixed length (overrides min_size/max_size); dtype: numpy float dtype of the result.
@@ -57,8 +63,9 @@ def probability_vectors(n=None, min_size=1, max_size=10, allow_zeros=True, dtype
 
 
 @st.composite
-def probability_pairs(draw, n=None, min_size=1, max_size=10, allow_zeros=True, dtype=np.float64,
-                      absolutely_continuous=False):
+def probability_pairs(draw: st.DrawFn, n: int | None = None, min_size: int = 1, max_size: int = 10,
+                      allow_zeros: bool = True, dtype: DTypeLike = np.float64,
+                      absolutely_continuous: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(p, q): two probability vectors of the same length.
 
     absolutely_continuous=True forces p_i = 0 wherever q_i = 0 (P ≪ Q), so divergences with
@@ -75,7 +82,8 @@ def probability_pairs(draw, n=None, min_size=1, max_size=10, allow_zeros=True, d
     return p.astype(dtype), q.astype(dtype)
 
 
-def gaussian_pairs(mu_range=(-3.0, 3.0), sigma_range=(0.25, 4.0)):
+def gaussian_pairs(mu_range: tuple[float, float] = (-3.0, 3.0), sigma_range: tuple[float, float] = (0.25, 4.0)
+                   ) -> st.SearchStrategy[tuple[float, float, float, float]]:
     """(mu1, sigma1, mu2, sigma2) for P = N(mu1, sigma1²), Q = N(mu2, sigma2²), within the given ranges."""
     if not (sigma_range[0] > 0 and sigma_range[0] <= sigma_range[1]):
         raise ValueError(f"sigma_range must be 0 < lo ≤ hi, got {sigma_range}")
@@ -84,12 +92,12 @@ def gaussian_pairs(mu_range=(-3.0, 3.0), sigma_range=(0.25, 4.0)):
     return st.tuples(mu, sd, mu, sd)
 
 
-def alpha_values():
+def alpha_values() -> st.SearchStrategy[float]:
     """a for the α family: negative, in (0, 1) and > 1, kept 0.05 away from the excluded 0 and 1."""
     return st.one_of(st.floats(-3.0, -0.05), st.floats(0.05, 0.95), st.floats(1.05, 4.0))
 
 
-def divergences(include_alpha=True):
+def divergences(include_alpha: bool = True) -> st.SearchStrategy[FDivergence]:
     """Registered divergences (FDivergence objects), plus α(a) members with a from `alpha_values()`."""
     registered = st.sampled_from([_get(n) for n in _names()])
     if not include_alpha:
@@ -115,7 +123,8 @@ def _sum_interval(parts):
                     all(iv.hi_closed for _, iv in parts) and math.isfinite(hi))
 
 
-def mixture_divergence(weights, members, *, u_grid=None):
+def mixture_divergence(weights: Sequence[float], members: Sequence[str | FDivergence], *,
+                       u_grid: ArrayLike | None = None) -> FDivergence:
     """The f-divergence of f = Σ_i w_i f_i (w_i > 0): convex, so a valid generator; D_f = Σ_i w_i D_{f_i}.
 
     f and f' are the weighted sums. The conjugate (an infimal convolution of the f_i*) has no closed form:
@@ -129,13 +138,13 @@ def mixture_divergence(weights, members, *, u_grid=None):
     """
     from ..legendre import legendre_transform
 
-    weights = [float(w) for w in weights]
-    members = [_get(m) for m in members]
-    if len(weights) != len(members) or not members:
+    ws = [float(w) for w in weights]
+    divs = [_get(m) for m in members]
+    if len(ws) != len(divs) or not divs:
         raise ValueError("mixture_divergence: need one weight per member and at least one member")
-    if not all(w > 0 and math.isfinite(w) for w in weights):
-        raise ValueError(f"mixture_divergence: weights must be positive and finite, got {weights}")
-    pairs = list(zip(weights, members))
+    if not all(w > 0 and math.isfinite(w) for w in ws):
+        raise ValueError(f"mixture_divergence: weights must be positive and finite, got {ws}")
+    pairs = list(zip(ws, divs))
     # u = 1 is on the grid: TV-like generators have their kink there
     grid = (np.unique(np.concatenate([[0.0, 1.0], np.geomspace(1e-9, 1e9, 200_000)])) if u_grid is None
             else np.asarray(u_grid, dtype=np.float64))
@@ -195,11 +204,11 @@ def mixture_divergence(weights, members, *, u_grid=None):
                        f_at_one=sum(w * d.f_at_one for w, d in pairs), f_at_zero=f0,
                        f_over_u_at_inf=sum(w * d.f_over_u_at_inf for w, d in pairs),
                        description="positive mixture of registered generators (numeric conjugate)",
-                       params={"weights": tuple(weights), "members": tuple(d.name for d in members)})
+                       params={"weights": tuple(ws), "members": tuple(d.name for d in divs)})
 
 
 @st.composite
-def random_generator_divergences(draw, max_terms=3, include_alpha=True):
+def random_generator_divergences(draw: st.DrawFn, max_terms: int = 3, include_alpha: bool = True) -> FDivergence:
     """Random convex generators f = Σ w_i f_i (1 to max_terms registered/α members, w_i ∈ [0.1, 3]).
 
     See `mixture_divergence` for what the resulting FDivergence provides (numeric conjugate).
@@ -210,9 +219,10 @@ def random_generator_divergences(draw, max_terms=3, include_alpha=True):
     return mixture_divergence(w, members)
 
 
-def score_matrices(k=None, dtype=np.float64, scale=10.0, min_k=2, max_k=16):
+def score_matrices(k: int | None = None, dtype: DTypeLike = np.float64, scale: float = 10.0, min_k: int = 2,
+                   max_k: int = 16) -> st.SearchStrategy[np.ndarray]:
     """(k, k) critic score matrices S (S_ij = critic(x_i, y_j); diagonal = joint pairs) with |S| ≤ scale."""
     ks = st.just(int(k)) if k is not None else st.integers(min_k, max_k)
-    width = 32 if np.dtype(dtype) == np.float32 else 64
+    width: Literal[32, 64] = 32 if np.dtype(dtype) == np.float32 else 64
     elems = st.floats(-scale, scale, allow_nan=False, allow_infinity=False, width=width)
     return ks.flatmap(lambda kk: hnp.arrays(dtype, (kk, kk), elements=elems))

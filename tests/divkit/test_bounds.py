@@ -299,11 +299,12 @@ def test_nwj_hand_written_gradient():
 def _mp_nwj(s, shift=0.0):
     """NWJ(S + shift) of a square matrix in mpmath at 50 digits (the exact value, as an mpf)."""
     import mpmath
-    mpmath.mp.dps = 50
-    k = len(s)
-    diag = mpmath.fsum(mpmath.mpf(float(s[i, i])) + shift for i in range(k)) / k
-    part = mpmath.fsum(mpmath.exp(mpmath.mpf(float(s[i, j])) + shift - 1) for i in range(k) for j in range(k) if i != j)
-    return diag - part / (k * (k - 1))
+    with mpmath.workdps(50):  # not mp.dps = 50: that leaked into later files (test_closed_form's refs need 700)
+        k = len(s)
+        diag = mpmath.fsum(mpmath.mpf(float(s[i, i])) + shift for i in range(k)) / k
+        part = mpmath.fsum(mpmath.exp(mpmath.mpf(float(s[i, j])) + shift - 1)
+                           for i in range(k) for j in range(k) if i != j)
+        return diag - part / (k * (k - 1))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -351,20 +352,21 @@ def test_nwj_against_mpmath_over_wide_ranges(k, extra_cols, loc, spread, dtype, 
     """Random scores (normal, spread up to 800 around loc; rectangular K×M as well) against mpmath:
     exact where representable, saturated at −finfo.max otherwise; never NaN or −inf."""
     import mpmath
-    mpmath.mp.dps = 50
     m = k + extra_cols
     rng = np.random.default_rng(seed)
     t = torch.tensor(loc + spread * rng.uniform(-1, 1, (k, m)), dtype=dtype)
     s = t.double().numpy()
-    diag = mpmath.fsum(mpmath.mpf(float(s[i, i])) for i in range(k)) / k
-    part = mpmath.fsum(mpmath.exp(mpmath.mpf(float(s[i, j])) - 1) for i in range(k) for j in range(m) if i != j)
-    exact = diag - part / (k * m - k)
+    with mpmath.workdps(50):  # scoped: a global mp.dps = 50 leaked into test_closed_form (needs 700)
+        diag = mpmath.fsum(mpmath.mpf(float(s[i, i])) for i in range(k)) / k
+        part = mpmath.fsum(mpmath.exp(mpmath.mpf(float(s[i, j])) - 1) for i in range(k) for j in range(m) if i != j)
+        exact = diag - part / (k * m - k)
+        part_mean = part / (k * m - k)
     got = float(B.nwj(t))
     fmax = torch.finfo(dtype).max
     if abs(exact) <= fmax * (1 - 1e-6):
         # relative to the largest term (the diagonal mean itself carries its own rounding): float32 8 ulps
         # (float64 internally, rounded once); float64 1e-12 (exp's condition number |L| ≤ 710, see above)
-        scale = max(abs(float(diag)), float(part / (k * m - k)), 1e-300)
+        scale = max(abs(float(diag)), float(part_mean), 1e-300)
         tol = 8 * torch.finfo(dtype).eps if dtype == torch.float32 else 1e-12
         assert abs(got - float(exact)) <= tol * scale, (got, float(exact))
     else:
