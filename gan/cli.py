@@ -211,6 +211,11 @@ def _run(parser, args) -> int:
             sys.stdout.flush()
             os._exit(3)  # as abrupt as a kill: no final checkpoint, no final outputs
         print(run_folder.dumps(summary))
+        if tr.dist.distributed:  # leave the process group before interpreter teardown (gan.distributed.cleanup)
+            from .distributed import cleanup
+
+            del tr
+            cleanup()
         return 0
     if args.command == "sample":
         if args.n < 1:

@@ -134,8 +134,17 @@ def all_reduce_mean(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
 
 
 def cleanup() -> None:
+    """Leave the process group at the end of a run: a barrier, so that no rank tears down its gloo connections
+    while another still uses them, then `destroy_process_group` while the interpreter is fully alive. A group
+    left to interpreter shutdown (or destroyed while its peer was still writing) aborted a rank with
+    "terminate called without an active exception" (SIGABRT) in CI. Drop DDP wrappers before calling it: they
+    hold the group."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
+        import gc
+
+        gc.collect()  # the group's C++ worker threads go with its last reference, before interpreter teardown
 
 
 def compile_model(model: nn.Module, enabled: bool = True, backend: str = "inductor", mode: str | None = None

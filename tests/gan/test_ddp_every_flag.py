@@ -55,6 +55,9 @@ SCRIPT = textwrap.dedent('''
         results[name] = {"G": tr.G.state_dict(), "D": tr.D.state_dict(),
                          "lr": torch.tensor([g["lr"] for g in tr.opt_g.param_groups])}
     torch.save(results, os.path.join(out, f"states{os.environ.get('RANK', '0')}.pt"))
+    from gan.distributed import cleanup
+    del tr                                      # its DDP wrappers hold the process group
+    cleanup()
 ''')
 
 

@@ -51,6 +51,7 @@ SCRIPT = textwrap.dedent('''
     if info.is_main:
         torch.save({"G": G.state_dict(), "D": D.state_dict(),
                     "iters": torch.tensor(D[0].weight_sn_iterations)}, sys.argv[1])
+    del g, d                                    # the DDP wrappers hold the process group
     cleanup()
 ''')
 
