@@ -140,6 +140,11 @@ def build(out: Path | None, modules: list[str]) -> list[str]:
         docstrings = [item for d in all_modules.values() for item in _walk(d)]
     for w in caught:
         if "pdoc" in (w.filename or ""):
+            if _hypothesis_annotation(str(w.message)):
+                # @st.composite strategies are hypothesis wrappers: pdoc resolves their (string) annotations in
+                # hypothesis's namespace, where our names do not exist; the page shows the annotation as written
+                print(f"note: {w.message}", file=sys.stderr)
+                continue
             problems.append(f"pdoc warning: {w.message}")
     broken = set(broken_references(docstrings))
     for known in sorted(KNOWN_BROKEN & broken):
@@ -147,6 +152,11 @@ def build(out: Path | None, modules: list[str]) -> list[str]:
     problems += sorted(broken - KNOWN_BROKEN)
     problems += [f"KNOWN_BROKEN entry is fixed or gone, delete it: {k}" for k in sorted(KNOWN_BROKEN - broken)]
     return sorted(set(problems))
+
+
+def _hypothesis_annotation(message: str) -> bool:
+    """A pdoc warning about an annotation of a hypothesis strategy in divkit.testing (see the caller)."""
+    return message.startswith("Error parsing type annotation") and " for divkit.testing." in message
 
 
 def main(argv=None) -> int:
