@@ -4,7 +4,8 @@
   of the mode histogram; VEEGAN/PacGAN protocol) on `eval_samples` generator samples from one fixed noise
   batch, so the curve shows the generator changing, not the noise.
 - images with labels: FID and KID (`gan.metrics.fid_from_features`, `kid_from_features`, 10 subsets of
-  ≤ 1000 and ≤ half the samples; `kid` the mean, `kid_std` the spread over subsets as torch-fidelity reports) on the 128-d penultimate features of a `gan.features.SmallClassifier` trained once on the real
+  ≤ 1000 and ≤ half the samples; `kid` the mean, `kid_std` the spread over subsets as torch-fidelity
+  reports) on the 128-d penultimate features of a `gan.features.SmallClassifier` trained once on the real
   images (≤ 10,000 of them, 2 epochs), against `eval_samples` real images; the classifier and the real
   features are computed at the first evaluation and cached in the run folder (`eval_features.pt`). These
   numbers compare runs within this tool only (not Inception FIDs). Unlabelled images: not available (a

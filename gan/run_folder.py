@@ -142,7 +142,8 @@ def _entries(out: Path) -> list[str]:
 
 
 def remove_outputs(out: str | os.PathLike) -> None:
-    """Delete the files and folders a run writes in `out` (OUTPUT_PATTERNS, OUTPUT_FOLDERS; other files stay); nothing if `out` is missing."""
+    """Delete the files and folders a run writes in `out` (OUTPUT_PATTERNS, OUTPUT_FOLDERS; other files stay);
+    nothing if `out` is missing."""
     out = Path(out)
     for pattern in OUTPUT_PATTERNS:
         for p in out.glob(pattern):
