@@ -8,6 +8,7 @@ and the correlated-Gaussian benchmark with known MI.
 
 The bounds themselves are pure functions of a score matrix in `divkit.bounds`. See docs/mi.md.
 """
+from .baseline import GaussianCritic
 from .critics import CRITICS, ConcatCritic, SeparableCritic, make_critic, mlp
 from .estimate import (
                        BiasWarning,
@@ -16,6 +17,7 @@ from .estimate import (
                        DivergenceResult,
                        MIResult,
                        OverfitWarning,
+                       WeakCriticWarning,
                        estimate,
                        estimate_divergence,
                        fit,
@@ -34,7 +36,7 @@ from .knn import ksg
 from .upper import GaussianConditional, KnownGaussianConditional, estimate_upper
 
 __all__ = ["CRITICS", "ConcatCritic", "SeparableCritic", "make_critic", "mlp", "DivergenceResult", "MIResult", "OverfitWarning",
-           "BiasWarning", "ConvergenceWarning", "DivergedWarning",
+           "BiasWarning", "ConvergenceWarning", "DivergedWarning", "WeakCriticWarning", "GaussianCritic",
            "estimate", "estimate_divergence", "fit", "ESTIMATORS", "MINE", "BaselineEstimator", "BoundEstimator",
            "Estimator", "EstimatorOutput", "make_estimator", "STAIRCASE_MIS", "OptimalCritic",
            "correlated_gaussians", "ksg", "GaussianConditional", "KnownGaussianConditional",

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from .estimators import Estimator
 
 __all__ = ["MIResult", "DivergenceResult", "OverfitWarning", "BiasWarning", "ConvergenceWarning",
-           "DivergedWarning", "fit", "estimate",
+           "DivergedWarning", "WeakCriticWarning", "fit", "estimate",
            "estimate_divergence"]
 
 
@@ -67,6 +67,12 @@ class ConvergenceWarning(UserWarning):
 
 class DivergedWarning(UserWarning):
     """Training became non-finite; the best finite checkpoint was kept."""
+
+
+class WeakCriticWarning(UserWarning):
+    """A closed-form Gaussian critic fitted to the training split (`divkit.mi.baseline.GaussianCritic`) scores
+    clearly higher than the trained critic with the same estimator on the same held-out minibatches: the
+    trained critic is far from the optimum of its own bound, so its value underestimates what the bound reaches."""
 
 
 @dataclass(kw_only=True)
@@ -92,6 +98,8 @@ class MIResult(_Selection):
     estimator: str = ""
     n_eval_batches: int = 0
     critic: torch.nn.Module = field(repr=False, default=None)
+    baseline_value: float | None = None   # the same bound with the fitted GaussianCritic, same test batches
+    baseline_stderr: float | None = None  # (None where it could not be fitted: n_train < 2·(dx + dy) + 10)
 
     def __float__(self):
         return float(self.value)
@@ -278,7 +286,7 @@ def _still_rising(sel, stderr):
     return None
 
 
-def _check_gap(sel, value, stderr, n_train, kind, diagnosis=None, convergence=True):
+def _check_gap(sel, value, stderr, n_train, kind, diagnosis=None, convergence=True, weak=None):
     """Warn (and record) when the training value exceeds the held-out one beyond max(3σ, 0.1 nats), when
     training diverged, when the validation bound was still rising at the end (`convergence`; a
     ConvergenceWarning), and with the estimator's own `diagnosis` of the held-out scores (a BiasWarning)."""
@@ -286,6 +294,8 @@ def _check_gap(sel, value, stderr, n_train, kind, diagnosis=None, convergence=Tr
     rising = _still_rising(sel, stderr) if convergence else None
     if rising:
         msgs.append((ConvergenceWarning, rising))
+    if weak:
+        msgs.append((WeakCriticWarning, weak))
     if sel["diverged_step"] is not None:
         msgs.append((DivergedWarning,
                      f"training became non-finite at step {sel['diverged_step']}; stopped there and kept the critic "
@@ -403,16 +413,17 @@ def estimate(x: Array, y: Array, estimator: str | Estimator = "smile", critic: s
         opt.step()
         return out.value
 
-    def batches(Xs, Ys, limit=None, keep=None):
+    def batches(Xs, Ys, limit=None, keep=None, model=None):
+        model = crit if model is None else model
         n = Xs.shape[0] // batch_size
-        crit.eval()
+        model.eval()
         vals = []
         with torch.no_grad():
             for i in range(n if limit is None else min(n, limit)):
                 sl = slice(i * batch_size, (i + 1) * batch_size)
                 ys = Ys[sl] if not negatives else \
                     torch.cat([Ys[sl], Ys[(sl.stop + torch.arange(negatives, device=dev)) % Ys.shape[0]]])
-                s = crit(Xs[sl], ys)
+                s = model(Xs[sl], ys)
                 vals.append(float(est.evaluate(s, ys)))
                 if keep is not None:
                     keep.append(s)
@@ -429,9 +440,46 @@ def estimate(x: Array, y: Array, estimator: str | Estimator = "smile", critic: s
                                  f"{value} ± {stderr}: training diverged; lower lr")
     sel["train_value"], sel["train_stderr"] = _mean_se(batches(Xtr, Ytr, len(test_vals)))
     diagnosis = est.diagnose(torch.stack(test_scores)) if hasattr(est, "diagnose") else None
-    sel = _check_gap(sel, value, stderr, ntr, f"{name} estimate", diagnosis)
+    base_value, base_stderr, weak = _gaussian_baseline(batches, Xtr, Ytr, Xte, Yte, test_vals, est, name)
+    sel = _check_gap(sel, value, stderr, ntr, f"{name} estimate", diagnosis, weak=weak)
     return MIResult(value=value, stderr=stderr, history=hist, estimator=name, n_eval_batches=len(test_vals),
-                    critic=crit, **sel)
+                    critic=crit, baseline_value=base_value, baseline_stderr=base_stderr, **sel)
+
+
+def _gaussian_baseline(batches, Xtr, Ytr, Xte, Yte, test_vals, est, name):
+    """(value, stderr, WeakCriticWarning message or None) of the estimator with the fitted GaussianCritic.
+
+    The Gaussian critic is shifted by the estimator's `critic_shift` (the optimum of its bound is log r + that);
+    its value on the test batches is compared with the trained critic's batch by batch (paired: the same
+    minibatches, so the batch-to-batch noise cancels). The warning fires when the Gaussian critic is higher by
+    more than max(3·stderr of the paired difference, 0.05 nats). Skipped (None, None, None) for estimators whose
+    optimal critic depends on a learned part (critic_shift None), when n_train < 2·(dx + dy) + 10 (the covariance
+    is too noisy to fit), or when its values are not finite (e.g. degenerate data, an infinite Gaussian MI)."""
+    from .baseline import GaussianCritic
+    shift = getattr(est, "critic_shift", None)
+    if shift is None or Xtr.shape[0] < 2 * (Xtr.shape[1] + Ytr.shape[1]) + 10:
+        return None, None, None
+    try:
+        g = GaussianCritic.fit(Xtr, Ytr)
+    except (RuntimeError, ValueError):     # torch.linalg errors on a singular covariance are RuntimeErrors
+        return None, None, None
+    if not math.isfinite(g.gaussian_mi):
+        return None, None, None
+    g.shift = float(shift)
+    base = np.asarray(batches(Xte, Yte, model=g), dtype=np.float64)
+    if not np.all(np.isfinite(base)):
+        return None, None, None
+    value, stderr = _mean_se(base)
+    diff, diff_se = _mean_se(base - np.asarray(test_vals, dtype=np.float64))
+    weak = None
+    if math.isfinite(diff_se) and diff > max(3.0 * diff_se, 0.05):
+        weak = (f"a Gaussian critic fitted in closed form to the training split (divkit.mi.baseline.GaussianCritic) "
+                f"gives {value:.3f} ± {stderr:.3f} with the same {name} bound on the same held-out minibatches, "
+                f"{diff:.3f} ± {diff_se:.3f} nats above the trained critic: the trained critic is far from the "
+                f"optimum of its bound and the value underestimates what the bound reaches. Train longer (steps=…), "
+                f"try critic='concat' or a wider critic; result.baseline_value holds the Gaussian critic's value "
+                f"(a lower bound too, in expectation, wherever the estimator is one)")
+    return value, stderr, weak
 
 
 def estimate_divergence(samples_p: Array, samples_q: Array, div: str | FDivergence,

@@ -34,6 +34,11 @@ class EstimatorOutput(NamedTuple):
 
 class Estimator(nn.Module):
     name = "estimator"
+    #: c such that log r(x, y) + c is the critic training converges to (r = p(x, y) / p(x)p(y)): 0 for the
+    #: shift-invariant DV / MINE / InfoNCE / SMILE and for js (trained by the JS objective, whose optimum is the
+    #: log ratio), 1 for NWJ; None where the optimum depends on a learned part (TUBA's baseline). Used to score
+    #: the closed-form Gaussian critic beside a trained one (`divkit.mi.baseline`).
+    critic_shift: float | None = 0.0
 
     def forward(self, scores: torch.Tensor, y: torch.Tensor | None = None) -> EstimatorOutput:  # pragma: no cover - interface
         raise NotImplementedError
@@ -52,9 +57,10 @@ class BoundEstimator(Estimator):
     """A stateless bound of `divkit.bounds`: surrogate = bound(scores) (its stop-gradient tricks included)."""
 
     def __init__(self, name: str, fn: Callable[[torch.Tensor], torch.Tensor],
-                 diagnose: Callable[[torch.Tensor], str | None] | None = None) -> None:
+                 diagnose: Callable[[torch.Tensor], str | None] | None = None, critic_shift: float = 0.0) -> None:
         super().__init__()
         self.name, self._fn, self._diagnose = name, fn, diagnose
+        self.critic_shift = float(critic_shift)
 
     def diagnose(self, scores: torch.Tensor) -> str | None:
         """A warning message (str) when the held-out score matrices `scores` (..., K, M) show that the reported
@@ -128,6 +134,7 @@ class MINE(Estimator):
 
 class BaselineEstimator(Estimator):
     """TUBA or I_α with a learned log-baseline b(y) = MLP(y) (Poole et al. 2019 §2.2-2.3)."""
+    critic_shift = None   # the optimal critic depends on the learned baseline
 
     def __init__(self, kind: str, y_dim: int, alpha: float = 0.01, hidden: int = 256, layers: int = 2):
         super().__init__()
@@ -151,9 +158,9 @@ class BaselineEstimator(Estimator):
         return self._bound(scores, y)
 
 
-def _bound_factory(name, fn):
+def _bound_factory(name, fn, critic_shift=0.0):
     def factory(y_dim):
-        return BoundEstimator(name, fn)
+        return BoundEstimator(name, fn, critic_shift=critic_shift)
     return factory
 
 
@@ -220,8 +227,8 @@ def _need_y_dim(y_dim, name):
 FACTORIES = {
     "dv": _bound_factory("dv", B.dv),
     "mine": _mine,
-    "mine_f": _bound_factory("mine_f", B.nwj),
-    "nwj": _bound_factory("nwj", B.nwj),
+    "mine_f": _bound_factory("mine_f", B.nwj, critic_shift=1.0),
+    "nwj": _bound_factory("nwj", B.nwj, critic_shift=1.0),
     "infonce": lambda y_dim: BoundEstimator("infonce", B.infonce, diagnose=_cap_diagnosis),
     "js": _bound_factory("js", B.js),
     "js_shifted": _bound_factory("js_shifted", B.js_shifted),
