@@ -143,6 +143,9 @@ def plot(res: dict[str, dict[str, Any]], ns: Sequence[int], mis: Sequence[float]
             es = [3 * c["stderr"] if c.get("stderr") else 0.0 for _, c in pts]
             ax.errorbar(xs, ys, yerr=es, color=color, marker="o", ms=3, lw=1, capsize=2,
                         label=f"{m}" + (" ± 3σ" if m == "smile" else ""))
+            if m == "smile" and all(c.get("baseline") is not None for _, c in pts):
+                ax.plot(xs, [c["baseline"] for _, c in pts], color="0.45", ls="--", marker="x", ms=4, lw=1,
+                        label="smile, closed-form Gaussian critic")
             for (v, c) in pts:
                 if c["warnings"]:
                     ax.plot([v], [c["value"]], marker="o", ms=8, mfc="none", mec="tab:orange")
