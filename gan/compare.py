@@ -10,7 +10,8 @@ A *variant* is a name and a dict of `TrainConfig` overrides. Two ways to build t
 
 Each run trains in `out/<variant>-s<seed>`. A run whose folder already holds a summary.json and a config.json
 equal to the config it would train (every field present: a run saved before a field existed is retrained) is not
-trained again (its summary is read), so an interrupted comparison
+trained again (its summary is read; a run that stopped on a non-finite loss leaves failed.json instead, and
+counts as finished and failed until that file is deleted), so an interrupted comparison
 resumes where it stopped and a study shares the runs it has in common with a divergence comparison in the same
 folder. Writes results.json (one record per run), table.md (mean ± s.e. over seeds of modes, HQ %, reverse KL;
 s.e. = sample standard deviation / √seeds, ddof = 1; "—" with one seed) and samples.png (final samples, one row
@@ -110,7 +111,8 @@ def _cached_summary(cfg: TrainConfig) -> dict | None:
     try:
         raw = json.loads((run / "config.json").read_text())
         old = TrainConfig.from_dict(raw).validate()
-        summary = json.loads((run / "summary.json").read_text())
+        failed = (run / FAILED_FILE).is_file()
+        summary = json.loads((run / (FAILED_FILE if failed else "summary.json")).read_text())
     except (OSError, ValueError, TypeError):
         return None
     # a run written before a field existed is not reused: its behaviour under that field's default is unknown
@@ -120,7 +122,23 @@ def _cached_summary(cfg: TrainConfig) -> dict | None:
     a, b = old.to_dict(), new.to_dict()
     for k in _NOT_AFFECTING_RESULTS:
         a.pop(k), b.pop(k)
-    return summary if a == b and summary.get("steps") == cfg.steps else None
+    if a != b:
+        return None
+    if failed:  # a run that stopped on a non-finite loss is a finished result (deterministic: same config, same stop)
+        return _failed(summary.get("failed", "non-finite loss")) if summary.get("budget") == cfg.steps else None
+    return summary if summary.get("steps") == cfg.steps else None
+
+
+#: written into a run folder whose training stopped on a non-finite loss: {"failed": message, "budget": steps}
+FAILED_FILE = "failed.json"
+
+
+def _record_failure(cfg: TrainConfig, message: str) -> None:
+    """Mark cfg's run folder as failed so that the next call reuses the failure instead of retraining it."""
+    out = Path(cfg.out)
+    if out.is_dir() and (out / "config.json").is_file():
+        run_folder.write_text_atomic(out / FAILED_FILE, run_folder.dumps({"failed": message, "budget": cfg.steps},
+                                                                           indent=2) + "\n")
 
 
 class _Progress:
@@ -215,6 +233,8 @@ def run_configs(runs: Sequence[tuple[str, TrainConfig]], out: str | os.PathLike,
         bt = BatchedTrainer(cfgs, checkpoint=ckpt, resume=True, eval_every=eval_every)
         for (label, cfg), rec in zip(b, bt.fit(progress=progress)):
             done[cfg.out] = rec
+            if rec.get("failed"):
+                _record_failure(cfg, rec["failed"])
         ckpt.unlink(missing_ok=True)  # finished: each run folder now holds its own checkpoint.pt
         prog.finished(f"batch of {len(b)} ({b[0][0]} … {b[-1][0]})", "trained batched", len(b))
     if jobs > 1 and alone:
@@ -232,6 +252,7 @@ def run_configs(runs: Sequence[tuple[str, TrainConfig]], out: str | os.PathLike,
             summary["failed"] = None
         except FloatingPointError as exc:
             summary = _failed(exc)
+            _record_failure(cfg, summary["failed"])
         done[cfg.out] = summary
         prog.finished(label, "trained" if summary["failed"] is None else "failed (non-finite loss)")
     return done

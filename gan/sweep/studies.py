@@ -271,7 +271,7 @@ def fair_figures(scored: dict, base: TrainConfig, out: Path) -> None:
     from matplotlib.figure import Figure
 
     names = list(scored)
-    fig = Figure(figsize=(max(6, 0.5 * len(names)), 4))
+    fig = Figure(figsize=(max(6, 0.5 * len(names)), 4.6))
     ax = fig.add_subplot()
     data = [[d["modes"] for d in scored[n]] for n in names]
     ax.boxplot(data, showfliers=False)
@@ -281,7 +281,7 @@ def fair_figures(scored: dict, base: TrainConfig, out: Path) -> None:
     ax.set_ylabel("modes (mean over seeds) per draw")
     ax.set_title(f"{base.data}: score of each hyperparameter draw", fontsize=9)
     fig.tight_layout()
-    fig.savefig(out / "scores.png", dpi=90)
+    fig.savefig(out / "scores.png", dpi=90, bbox_inches="tight")  # the rotated names need the room
 
     fig = Figure(figsize=(12, 4.5))
     from matplotlib import colormaps
@@ -307,7 +307,7 @@ def fair_figures(scored: dict, base: TrainConfig, out: Path) -> None:
             ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(f"{base.data}: expected best score of k draws (black: the original GAN, band: 90 % bootstrap over its draws)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(out / "expected_best.png", dpi=90)
+    fig.savefig(out / "expected_best.png", dpi=90, bbox_inches="tight")
 
 
 # ---------------------------------------------------------------------------------------------- CLI glue

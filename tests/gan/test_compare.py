@@ -99,3 +99,49 @@ def test_compare_batches_what_it_can_says_what_it_cannot_and_matches_solo(tmp_pa
         assert (a["variant"], a["seed"], a["modes"]) == (s["variant"], s["seed"], s["modes"])
         assert a["hq_fraction"] == pytest.approx(s["hq_fraction"], abs=1e-12)
     assert not list((tmp_path / "a" / "_batches").glob("*.pt"))  # a finished batch leaves no batch checkpoint
+
+
+def test_a_run_that_failed_alone_is_a_finished_result_and_is_not_retrained(tmp_path, monkeypatch):
+    """A run stopped on a non-finite loss leaves failed.json; the next call reuses the failure (the same config
+    fails the same way) instead of training it again, and a new step budget trains it again."""
+    from gan.trainer import NonFiniteLossError, Trainer
+    calls = []
+
+    def failing_fit(self, *a, **kw):
+        calls.append(self.config.out)
+        self.close()                                     # as the real fit does on its way out
+        raise NonFiniteLossError(2, "critic loss", math.inf)
+
+    monkeypatch.setattr(Trainer, "fit", failing_fit)
+    cfgs = [(f"r{s}", TrainConfig(**{**BASE, "seed": s, "out": str(tmp_path / f"r{s}")})) for s in range(2)]
+    first = cmp.run_configs(cfgs, tmp_path, engine="solo", progress=False)
+    assert all(r["failed"] for r in first.values()) and len(calls) == 2
+    for _, c in cfgs:
+        rec = json.loads((tmp_path / c.out / "failed.json").read_text())
+        assert rec["budget"] == BASE["steps"] and "non-finite" in rec["failed"]
+    again = cmp.run_configs(cfgs, tmp_path, engine="solo", progress=False)
+    assert len(calls) == 2                               # nothing retrained
+    assert {k: v["failed"] for k, v in again.items()} == {k: v["failed"] for k, v in first.items()}
+    longer = [(n, TrainConfig(**{**c.to_dict(), "steps": BASE["steps"] + 2})) for n, c in cfgs]
+    cmp.run_configs(longer, tmp_path, engine="solo", progress=False)
+    assert len(calls) == 4                               # another budget is another run
+
+
+def test_a_run_that_failed_in_a_batch_is_reused(tmp_path, monkeypatch):
+    """The batched engine's frozen run (NaN injected into its critic) is recorded as failed and reused."""
+    orig = cmp.BatchedTrainer.__init__
+
+    def init(self, *a, **kw):
+        orig(self, *a, **kw)
+        with torch.no_grad():
+            next(v for k, v in self.dp.items() if k.endswith("weight"))[1].fill_(math.nan)
+
+    monkeypatch.setattr(cmp.BatchedTrainer, "__init__", init)
+    cfgs = [(f"b{s}", TrainConfig(**{**BASE, "seed": s, "out": str(tmp_path / f"b{s}")})) for s in range(3)]
+    first = cmp.run_configs(cfgs, tmp_path, progress=False)
+    failed = [k for k, v in first.items() if v["failed"]]
+    assert failed == [str(tmp_path / "b1")] and (tmp_path / "b1" / "failed.json").is_file()
+    _forbid_training(monkeypatch)
+    again = cmp.run_configs(cfgs, tmp_path, progress=False)
+    assert again[str(tmp_path / "b1")]["failed"] == first[str(tmp_path / "b1")]["failed"]
+    assert again[str(tmp_path / "b0")]["modes"] == first[str(tmp_path / "b0")]["modes"]
