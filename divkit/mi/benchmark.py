@@ -17,6 +17,11 @@ bias = mean − truth, MSE = mean((estimate − truth)²).
 --quick scales stage lengths down to 200 steps and the statistics window to the last 100 steps (20× and
 10× shorter) and runs the separable critic only unless --critics says otherwise: a smoke run of the whole grid in minutes on a CPU, NOT a reproduction; the table says so.
 
+Upper bounds (on by default, `--no-upper` skips them): a `GaussianConditional` q(y|x) (2 hidden layers of 256)
+trained by maximum likelihood along the same staircase (fresh K = 64 minibatches, Adam 5e-4; Cheng et al.'s CLUB
+network), recording CLUB and the leave-one-out bound of each training minibatch; the figure draws them on every
+panel as a band (moving averages, LOO below CLUB) and the table adds their rows.
+
 Outputs in --out: table.md, results.json, estimates.npz (per-step estimates), mi_staircase.png / .pdf.
 """
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from .. import bounds as B
 from .._version import __version__
 from .critics import make_critic
 from .estimate import fit
@@ -43,7 +49,7 @@ if TYPE_CHECKING:
 
     from .estimators import Estimator
 
-__all__ = ["run_benchmark", "stage_statistics", "plot_staircase", "main"]
+__all__ = ["run_benchmark", "run_upper", "stage_statistics", "plot_staircase", "main"]
 
 FULL = dict(steps_per_stage=4000, window=1000)
 QUICK = dict(steps_per_stage=200, window=100)
@@ -84,6 +90,34 @@ def run_one(estimator: str | Estimator, critic: str | torch.nn.Module, *, dim: i
     return hist, time.perf_counter() - t0
 
 
+def run_upper(*, dim: int = 20, batch_size: int = 64, steps_per_stage: int = 4000, lr: float = 5e-4, seed: int = 0,
+              device: str | torch.device = "cpu", mis: Sequence[float] = STAIRCASE_MIS, hidden: int = 256,
+              layers: int = 2) -> tuple[dict[str, np.ndarray], float]:
+    """Train a GaussianConditional q(y|x) by maximum likelihood along the staircase; per-step CLUB and LOO upper
+    bounds of each training minibatch (evaluated before that step's update, as the lower bounds' `fit` records
+    them): ({"club": (steps,), "loo": (steps,)}, seconds)."""
+    from .upper import GaussianConditional
+
+    torch.manual_seed(seed)
+    q = GaussianConditional(dim, dim, hidden, layers).to(device)
+    opt = torch.optim.Adam(q.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed + 1)
+    n = steps_per_stage * len(mis)
+    club, loo = np.empty(n), np.empty(n)
+    t0 = time.perf_counter()
+    for step in range(n):
+        x, y = correlated_gaussians(dim, staircase(step, mis, steps_per_stage), batch_size, seed=gen)
+        x, y = x.to(device), y.to(device)
+        log_q = q(x, y)                                   # (K, K): log q(y_j | x_i)
+        with torch.no_grad():
+            club[step], loo[step] = float(B.club(log_q)), float(B.loo_upper(log_q))
+        ll = torch.diagonal(log_q).mean()
+        opt.zero_grad(set_to_none=True)
+        (-ll).backward()
+        opt.step()
+    return {"club": club, "loo": loo}, time.perf_counter() - t0
+
+
 def run_benchmark(estimators: Iterable[str] = ESTIMATORS, critics: Iterable[str] = ("separable", "concat"),
                   steps_per_stage: int = 4000, window: int = 1000, seed: int = 0, device: str | torch.device = "cpu",
                   progress: bool | None = None, log: Callable[[str], object] | None = print, layers: int = 2
@@ -118,8 +152,11 @@ def format_table(results: dict[tuple[str, str], dict[str, Any]], steps_per_stage
     return "\n".join(lines) + "\n"
 
 
-def plot_staircase(results: dict[tuple[str, str], dict[str, Any]], steps_per_stage: int, path_stem: str) -> str:
-    """Figure: one panel per estimator, per-step estimates (light) and a moving average, true MI as a staircase."""
+def plot_staircase(results: dict[tuple[str, str], dict[str, Any]], steps_per_stage: int, path_stem: str,
+                   upper: dict[str, np.ndarray] | None = None) -> str:
+    """Figure: one panel per estimator, per-step estimates (light) and a moving average, true MI as a staircase;
+    `upper` ({"club", "loo"} per-step values of `run_upper`): the band between their moving averages on every
+    panel."""
     import matplotlib
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
@@ -131,14 +168,18 @@ def plot_staircase(results: dict[tuple[str, str], dict[str, Any]], steps_per_sta
     colors = {"separable": "tab:blue", "concat": "tab:orange"}
     n_steps = steps_per_stage * len(STAIRCASE_MIS)
     steps = np.arange(n_steps)
+    k = max(1, steps_per_stage // 20)
     for ax, name in zip(axes.flat, names):
+        if upper is not None:
+            lo, hi = (np.convolve(upper[b], np.ones(k) / k, mode="valid") for b in ("loo", "club"))
+            ax.fill_between(steps[k - 1:], np.minimum(lo, hi), np.maximum(lo, hi), color="tab:green", alpha=0.2,
+                            lw=0, label="upper bounds (LOO…CLUB)")
         for (n, critic), r in results.items():
             if n != name:
                 continue
             e = r["estimates"]
             c = colors.get(critic, None)
             ax.plot(steps, e, color=c, alpha=0.25, lw=0.5)
-            k = max(1, steps_per_stage // 20)
             ma = np.convolve(e, np.ones(k) / k, mode="valid")
             ax.plot(steps[k - 1:], ma, color=c, lw=1.2, label=critic)
         ax.plot(steps, staircase(steps, STAIRCASE_MIS, steps_per_stage), color="k", lw=1.0, label="true MI")
@@ -177,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> dict[tuple[str, str], dict[str, A
                     help="torch threads; default 1 on the CPU: these critics are small (d = 20, 256 units, K = 64) "
                          "and one thread was the fastest measured (bench/bench_mi.py --thread-sweep)")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--no-upper", action="store_true", help="skip the CLUB / LOO upper bounds (their band)")
     args = ap.parse_args(argv)
     cfg = dict(QUICK if args.quick else FULL)
     if args.steps_per_stage:
@@ -198,6 +240,14 @@ def main(argv: Sequence[str] | None = None) -> dict[tuple[str, str], dict[str, A
     os.makedirs(args.out, exist_ok=True)
     results = run_benchmark(ests, crits, cfg["steps_per_stage"], cfg["window"], seed=args.seed, device=args.device,
                             progress=False if args.no_progress else None, layers=args.layers)
+    upper = None
+    if not args.no_upper:
+        upper, secs = run_upper(steps_per_stage=cfg["steps_per_stage"], seed=args.seed, device=args.device)
+        for b, e in upper.items():
+            results[(f"{b} (upper)", "gaussian q")] = dict(
+                estimates=e, stats=stage_statistics(e, STAIRCASE_MIS, cfg["steps_per_stage"], cfg["window"]),
+                seconds=secs)
+        print(f"upper bounds (gaussian q)  {secs:7.1f}s")
     scaled = cfg != FULL
     table = format_table(results, cfg["steps_per_stage"], cfg["window"], quick=scaled)
     with open(os.path.join(args.out, "table.md"), "w") as fh:
@@ -207,7 +257,8 @@ def main(argv: Sequence[str] | None = None) -> dict[tuple[str, str], dict[str, A
                        results=[dict(estimator=n, critic=c, seconds=r["seconds"], stats=r["stats"])
                                 for (n, c), r in results.items()]), fh, indent=1)
     np.savez(os.path.join(args.out, "estimates.npz"), **{f"{n}__{c}": r["estimates"] for (n, c), r in results.items()})
-    fig = plot_staircase(results, cfg["steps_per_stage"], os.path.join(args.out, "mi_staircase"))
+    lower = {key: r for key, r in results.items() if key[1] != "gaussian q"}
+    fig = plot_staircase(lower, cfg["steps_per_stage"], os.path.join(args.out, "mi_staircase"), upper=upper)
     print(table)
     print(f"figure: {fig}")
     return results
