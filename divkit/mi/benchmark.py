@@ -106,7 +106,7 @@ def run_upper(*, dim: int = 20, batch_size: int = 64, steps_per_stage: int = 400
     club, loo = np.empty(n), np.empty(n)
     t0 = time.perf_counter()
     for step in range(n):
-        x, y = correlated_gaussians(dim, staircase(step, mis, steps_per_stage), batch_size, seed=gen)
+        x, y = correlated_gaussians(dim, float(staircase(step, mis, steps_per_stage)), batch_size, seed=gen)
         x, y = x.to(device), y.to(device)
         log_q = q(x, y)                                   # (K, K): log q(y_j | x_i)
         with torch.no_grad():
