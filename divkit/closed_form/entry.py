@@ -96,6 +96,7 @@ def divergence(p: Any, q: Any, div: str | FDivergence = "kl", *, method: str = "
             dt = torch.promote_types(p.dtype, q.dtype)
             p, q = p.to(dt), q.to(dt)
         fn = find_closed_form(div, type(p), type(q))
+        assert fn is not None  # "*" entries cover numpy and torch arrays
         return fn(p, q, div)
 
     if kp == "scipy":

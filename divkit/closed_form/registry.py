@@ -6,7 +6,7 @@ import functools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from ..catalog import get
 from ..fdiv import FDivergence
@@ -26,7 +26,7 @@ FAMILIES = frozenset({"alpha"})
 
 # a registered closed form: fn(p, q, div) -> value (torch tensor, numpy array or float)
 ClosedForm = Callable[[Any, Any, FDivergence], Any]
-Key = Union[FDivergence, Family, str]  # the divergence object itself, a family, or ANY
+Key = FDivergence | Family | str  # the divergence object itself, a family, or ANY
 
 _REGISTRY: dict[tuple[Key, type, type], ClosedForm] = {}
 _KEYS: set[Key] = set()  # the keys present in _REGISTRY (membership by object identity for FDivergence)

@@ -12,11 +12,9 @@ divergence; `normal` and `mvn_kl` are hand-written closed forms kept as independ
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
-
-import functools
-import math
 
 import mpmath as mp
 
