@@ -589,7 +589,7 @@ def _cressie_read():
 
     return dataclasses.replace(alpha(5.0 / 3.0), name="cressie_read", family="cressie_read", params={},
                                source="(u**(5/3) - 1 - 5*(u - 1)/3)/(10/9)",
-                               critic_range=Interval(lo=-1.5), description="Cressie–Read power divergence, λ = 2/3")
+                               description="Cressie–Read power divergence, λ = 2/3")
 
 
 _FACTORIES = {
