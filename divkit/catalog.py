@@ -583,15 +583,6 @@ def alpha(a: float) -> FDivergence:
                        description=f"α-divergence with a = {a:g}", family="alpha", **_pieces(fns))
 
 
-def _cressie_read():
-    """Cressie–Read power divergence with λ = 2/3 (Cressie & Read 1984): the α(5/3) generator."""
-    import dataclasses
-
-    return dataclasses.replace(alpha(5.0 / 3.0), name="cressie_read", family="cressie_read", params={},
-                               source="(u**(5/3) - 1 - 5*(u - 1)/3)/(10/9)",
-                               description="Cressie–Read power divergence, λ = 2/3")
-
-
 _FACTORIES = {
     "kl": _kl,
     "reverse_kl": _reverse_kl,
@@ -602,7 +593,6 @@ _FACTORIES = {
     "gan": _gan,
     "tv": _tv,
     "jeffreys": _jeffreys,
-    "cressie_read": _cressie_read,
 }
 _REGISTRY: dict[str, FDivergence] = {}
 

@@ -177,11 +177,6 @@ def _normal_neyman(p, q, div):
     return 2.0 * _alpha_from_log_affinity(-1.0, *_normal_log_affinity(-1.0, *_normal_params(p, q)))
 
 
-@register_closed_form("cressie_read", td.Normal, td.Normal)
-def _normal_cressie_read(p, q, div):
-    return _alpha_from_log_affinity(5.0 / 3.0, *_normal_log_affinity(5.0 / 3.0, *_normal_params(p, q)))
-
-
 def _ndtr_diff(u, v):
     """Φ(u) − Φ(v), evaluated in the tail where it keeps relative accuracy."""
     pos = (u + v) > 0
