@@ -343,6 +343,38 @@ def test_normal_jeffreys_large_ratio_float32():
     assert_close(got, ref.normal(0.0, 1.0, 0.0, 1e8, "jeffreys"), np.float32)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("layout", ["flat", "broadcast", "strided"])
+def test_normal_kl_batches_mix_every_branch(dtype, layout):
+    # the no-grad KL runs one fused branch over a batch and recomputes the flagged entries (|d| below the
+    # near threshold, d < −0.98) on their own: a batch mixing every regime — d = 0, |d| just below and just
+    # above the flag (0.012 float32, 1e-3 float64), ordinary, σ1/σ2 = 1e-20 and 1e15 — must give, entry by
+    # entry, the mpmath value (the same contract as the scalar tests), whatever the memory layout
+    near = 0.012 if dtype == torch.float32 else 1e-3
+    ratios = [1.0, 1 + 1e-6, 1 - near * 0.999, 1 + near * 0.999, 1 - near * 1.001, 1 + near * 1.001, 0.5, 3.0,
+              1e-20, 1e15, 0.019, 0.021]
+    s2 = [1.0, 2.0, 0.3]
+    cast = np.float32 if dtype == torch.float32 else np.float64
+    rows = [[float(cast(r * b)) for r in ratios] for b in s2]          # σ1, shape (3, 12)
+    # μ1 = 0 on the first two rows, so the σ part (where the flagged entries differ) is the whole value
+    m1 = [[0.0 if i < 2 else float(cast(0.25 * k - 1.0)) for k in range(len(ratios))] for i in range(len(s2))]
+    s1t, m1t = torch.tensor(rows, dtype=dtype), torch.tensor(m1, dtype=dtype)
+    s2t = torch.tensor(s2, dtype=dtype)[:, None]
+    if layout == "broadcast":  # q's parameters broadcast along the batch: stride-0 views
+        s2t = s2t.expand(3, len(ratios))
+    elif layout == "strided":  # a non-contiguous view of p's parameters
+        s1t, m1t = s1t.t().contiguous().t(), m1t.t().contiguous().t()
+        s2t = s2t.expand(3, len(ratios))
+    p = td.Normal(m1t, s1t, validate_args=False)
+    q = td.Normal(torch.zeros((), dtype=dtype), s2t, validate_args=False)
+    got = dk.divergence(p, q, "kl")
+    assert got.dtype == dtype and got.shape == (3, len(ratios))
+    for i, b in enumerate(s2):
+        for j in range(len(ratios)):
+            want = ref.normal(m1[i][j], rows[i][j], 0.0, float(cast(b)), "kl")
+            assert_close(got[i, j], want, cast, f"kl {layout} [{i},{j}] σ1={rows[i][j]!r} σ2={b!r}")
+
+
 # ------------------------------------------------------------------ MultivariateNormal
 @pytest.mark.parametrize("name", ["kl", "reverse_kl", "squared_hellinger", "pearson", "alpha(0.3)"])
 @settings(max_examples=25)
