@@ -59,13 +59,19 @@ def _kl_normal_fast(m1, s1, m2, s2):
         return _kl_normal_fast(*(t.float() for t in (m1, s1, m2, s2))).to(dt)
     if s1.device.type == "cpu":
         return _kl_normal_np(m1, s1, m2, s2)
+    return _kl_normal_torch(m1, s1, m2, s2)
+
+
+def _kl_normal_torch(m1, s1, m2, s2):
+    """`_kl_normal_fast` in torch ops (any device; CPU tensors take the numpy kernel unless called directly)."""
+    dt = s1.dtype
     d = torch.sub(s1, s2).div_(s2)
     lg = torch.log1p(d)
-    out = torch.addcmul(d, d, d, value=0.5).sub_(lg)
+    out = torch.addcmul(d, d, d, value=0.5).sub_(lg).contiguous()  # (elementwise ops keep a strided layout)
     bad = out < _SIGMA_FLAG[dt]
     if d.numel() and float(d.min()) < _FAR:
         bad |= d < _FAR
-    idx = bad.view(-1).nonzero().squeeze(1)
+    idx = bad.reshape(-1).nonzero().squeeze(1)
     if idx.numel():
         dd, a, b = (t.reshape(-1).index_select(0, idx) for t in (d, s1, s2))
         out.view(-1).index_copy_(0, idx, _sigma_careful(dd, a, b))
@@ -73,38 +79,53 @@ def _kl_normal_fast(m1, s1, m2, s2):
     return out.addcmul_(z, z, value=0.5)
 
 
+_CHUNK = 1 << 17  # entries per block of the CPU kernel: its three block buffers stay in cache (≤ 1.5 MB)
+
+
 def _kl_normal_np(m1, s1, m2, s2):
-    """The CPU kernel of `_kl_normal_fast` in numpy on the tensors' memory: 10 vectorised passes, three
-    buffers and a flatnonzero; the careful path on the flagged entries only."""
+    """The CPU kernel of `_kl_normal_fast` in numpy on the tensors' memory, block by block (_CHUNK entries:
+    the intermediates stay in cache, so the inputs are read once and the output written once); the careful
+    path on the flagged entries of all blocks at the end."""
     dt = s1.dtype
-    a1, b1, a2, b2 = (t.detach().numpy() for t in (m1, s1, m2, s2))
+    a1, b1, a2, b2 = (np.ascontiguousarray(t.detach().numpy()).reshape(-1) for t in (m1, s1, m2, s2))
+    n = b1.size
+    out = np.empty(n, b1.dtype)
+    flag = _SIGMA_FLAG[dt]
+    d, lg = np.empty(min(n, _CHUNK), b1.dtype), np.empty(min(n, _CHUNK), b1.dtype)
+    bb = np.empty(d.shape, bool)
+    idx, dds = [], []
     with np.errstate(all="ignore"):
-        d = np.subtract(b1, b2, out=np.empty(b1.shape, b1.dtype))  # out=: 0-d inputs stay arrays
-        np.divide(d, b2, out=d)
-        lg = np.log1p(d, out=np.empty_like(d))
-        dt_ = torch.from_numpy(d)
-        out = torch.addcmul(dt_, dt_, dt_, value=0.5)
-        on = out.numpy()
-        np.subtract(on, lg, out=on)
-        bad = np.less(on, _SIGMA_FLAG[dt], out=np.empty(on.shape, bool))
-        if d.size and d.min() < _FAR:
-            bad |= d < _FAR
-        idx = np.flatnonzero(bad)
-        if idx.size:
-            dd = d.reshape(-1)[idx]
+        for i in range(0, n, _CHUNK):
+            j = min(i + _CHUNK, n)
+            dc, lc, bc, oc, s2c = d[:j - i], lg[:j - i], bb[:j - i], out[i:j], b2[i:j]
+            np.subtract(b1[i:j], s2c, out=dc)
+            np.divide(dc, s2c, out=dc)                    # d
+            np.log1p(dc, out=lc)
+            np.subtract(dc, lc, out=lc)                   # d − log1p(d)
+            np.multiply(dc, 0.5, out=oc)
+            oc *= dc
+            oc += lc                                      # σ part, fast
+            np.less(oc, flag, out=bc)
+            if dc.min() < _FAR:
+                bc |= dc < _FAR
+            ix = np.flatnonzero(bc)
+            if ix.size:
+                idx.append(ix + i)
+                dds.append(dc[ix])
+            np.subtract(a1[i:j], a2[i:j], out=lc)
+            lc /= s2c                                     # z
+            lc *= lc
+            lc *= 0.5
+            oc += lc
+        if idx:
+            ix, dd = np.concatenate(idx), np.concatenate(dds)
             far = np.flatnonzero(dd < -0.5)
-            fs = (_take(s1, idx[far]), _take(s2, idx[far])) if far.size else (None, None)
-            on.reshape(-1)[idx] = _sigma_careful(torch.from_numpy(dd), *fs, far=torch.from_numpy(far)).numpy()
-        z = np.subtract(a1, a2, out=lg)
-        np.divide(z, b2, out=z)
-        zt = torch.from_numpy(z)
-        return out.addcmul_(zt, zt, value=0.5)
-
-
-def _take(t, idx):
-    """t's entries at flat indices idx (numpy; t may be a broadcast or strided view)."""
-    a = t.detach().numpy()
-    return torch.from_numpy(a.reshape(-1)[idx] if a.flags.c_contiguous else a[np.unravel_index(idx, a.shape)])
+            fs = (torch.from_numpy(b1[ix[far]]), torch.from_numpy(b2[ix[far]])) if far.size else (None, None)
+            sig = _sigma_careful(torch.from_numpy(dd), *fs, far=torch.from_numpy(far)).numpy()
+            # the ½z² of the flagged entries, recomputed in their dtype as above (same rounding)
+            z = (a1[ix] - a2[ix]) / b2[ix]
+            out[ix] = sig + 0.5 * (z * z)
+    return torch.from_numpy(out.reshape(s1.shape))
 
 
 def _sigma_careful(d, s1=None, s2=None, far=None):
@@ -114,9 +135,9 @@ def _sigma_careful(d, s1=None, s2=None, far=None):
     all of d's entries, with far = where d < −½); None: no such entries."""
     dd = d.double()
     g = dd - torch.log1p(dd)
-    tiny = dd.abs() < 1e-3
-    if bool(tiny.any()):
-        g = torch.where(tiny, _g_series(torch.where(tiny, dd, torch.zeros_like(dd))), g)
+    tiny = (dd.abs() < 1e-3).nonzero().squeeze(1)
+    if tiny.numel():
+        g[tiny] = _g_series(dd[tiny])
     if s1 is not None:
         if far is None:
             far = (dd < -0.5).nonzero().squeeze(1)
@@ -145,6 +166,8 @@ def _kl_normal(m1, s1, m2, s2):
         d = (s1 - s2) / s2
         z = (m1 - m2) / s2
         return _g_ratio(d, s1, s2) + 0.5 * d * d + 0.5 * z * z
+    if m1.shape == s1.shape == m2.shape == s2.shape:
+        return _kl_normal_fast(m1, s1, m2, s2)
     shape = torch.broadcast_shapes(m1.shape, s1.shape, m2.shape, s2.shape)
     return _kl_normal_fast(m1.expand(shape), s1.expand(shape), m2.expand(shape), s2.expand(shape))
 

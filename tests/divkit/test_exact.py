@@ -345,11 +345,20 @@ def test_normal_jeffreys_large_ratio_float32():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("layout", ["flat", "broadcast", "strided"])
-def test_normal_kl_batches_mix_every_branch(dtype, layout):
+@pytest.mark.parametrize("block", [None, 5, "torch"])
+def test_normal_kl_batches_mix_every_branch(dtype, layout, block, monkeypatch):
     # the no-grad KL runs one fused branch over a batch and recomputes the flagged entries (|d| below the
     # near threshold, d < −0.98) on their own: a batch mixing every regime — d = 0, |d| just below and just
     # above the flag (0.012 float32, 1e-3 float64), ordinary, σ1/σ2 = 1e-20 and 1e15 — must give, entry by
-    # entry, the mpmath value (the same contract as the scalar tests), whatever the memory layout
+    # entry, the mpmath value (the same contract as the scalar tests), whatever the memory layout and however
+    # the CPU kernel splits the batch into blocks (block=5: flagged entries in several blocks)
+    # block="torch": the torch-ops kernel (what non-CPU devices run), here on CPU tensors
+    from divkit.closed_form import normal as cfn
+
+    if block == "torch":
+        monkeypatch.setattr(cfn, "_kl_normal_np", cfn._kl_normal_torch)
+    elif block is not None:
+        monkeypatch.setattr(cfn, "_CHUNK", block)
     near = 0.012 if dtype == torch.float32 else 1e-3
     ratios = [1.0, 1 + 1e-6, 1 - near * 0.999, 1 + near * 0.999, 1 - near * 1.001, 1 + near * 1.001, 0.5, 3.0,
               1e-20, 1e15, 0.019, 0.021]
