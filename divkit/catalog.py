@@ -234,7 +234,7 @@ def _pearson():
 
 
 def _one_minus_exp_neg(o, v):
-    """1 − e^{−v}, exact (expm1) where representable, tangent continuation of the exp for v → −∞."""
+    """1 − e^{−v}, exact (expm1 near 0, safe_exp beyond: exact up to overflow, finfo.max/16 past it)."""
     small = -v < 1.0
     vv = o.where(small, v, o.full_like(v, 0.0))
     return o.where(small, -o.expm1(-vv), 1.0 - o.safe_exp(-v))

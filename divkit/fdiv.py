@@ -17,10 +17,10 @@ Everything else derives from f (Nguyen, Wainwright & Jordan 2010; Nowozin, Cseke
 
 All callables take numpy arrays (→ numpy) or torch tensors (→ torch, dtype/device kept, differentiable).
 
-Warning: `p_term`/`q_term` follow the exact formula up to ≈ 4.5 nats (float32/bf16; 4.8 in float64) below
-exp's overflow and continue beyond with exp(c)(1 + log1p(log1p(v − c))) (see `divkit._array.safe_exp`), so
-f-GAN losses stay finite with finite gradients for every finite critic output (sums of up to 16 saturated
-terms included).
+Warning: `p_term`/`q_term` follow the exact formula wherever its exp is representable (up to overflow) and
+beyond take finfo.max/16, with a finite, positive gradient (see `divkit._array.safe_exp`), so f-GAN losses
+stay finite with finite gradients for every finite critic output (sums of up to 16 saturated terms included;
+`divkit.bounds.fdiv_lower_bound` averages any number without overflowing).
 """
 from __future__ import annotations
 

@@ -448,6 +448,72 @@ def test_kl_q_term_exact_in_the_window_below_overflow_regression():
     assert (out[1:] >= out[:-1]).all()  # monotone continuation
 
 
+EDGE_DELTAS = [1e-3, 0.1, 1.0, 4.5, 20.0]  # v = log(max) − δ: the window the old continuation got wrong
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("delta", EDGE_DELTAS)
+def test_safe_exp_and_kl_q_term_exact_up_to_overflow(dtype, delta):
+    # issue 11 item 10: exp inside the fused terms is exact wherever e^v is representable (float32: up to
+    # log(FLT_MAX) = 88.72); the value and (torch) the first and second derivatives against mpmath, a few ulps
+    from divkit._array import ops
+
+    is_t = isinstance(dtype, torch.dtype)
+    npdt = (np.float32 if dtype == torch.float32 else np.float64) if is_t else dtype
+    v = float(npdt(math.log(float(np.finfo(npdt).max)) - delta))
+    want = mp.exp(mp.mpf(v))
+    kl = dk.get("kl")
+    if not is_t:
+        assert_close(ops(np.asarray(v, npdt)).safe_exp(np.asarray(v, npdt)), want, npdt, f"safe_exp({v}) numpy")
+        vq = np.asarray(v, npdt) + npdt(1.0)  # q_term(v) = e^{v − 1}
+        assert_close(kl.q_term(vq), mp.exp(mp.mpf(float(vq)) - 1), npdt, f"kl.q_term({float(vq)}) numpy")
+        return
+    x = torch.tensor(v, dtype=dtype, requires_grad=True)
+    y = ops(x).safe_exp(x)
+    (g,) = torch.autograd.grad(y, x, create_graph=True)
+    (h,) = torch.autograd.grad(g, x)
+    for got, what in ((y, "value"), (g, "gradient"), (h, "second derivative")):
+        assert_close(got.detach(), want, npdt, f"safe_exp {what} at {v} ({dtype})")
+    xq = (x.detach() + 1.0).requires_grad_()
+    q = kl.q_term(xq)
+    (gq,) = torch.autograd.grad(q, xq)
+    wq = mp.exp(mp.mpf(float(xq.detach())) - 1)
+    assert_close(q.detach(), wq, npdt, f"kl.q_term({float(xq.detach())})")
+    assert_close(gq, wq, npdt, "kl.q_term gradient")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+def test_safe_exp_beyond_overflow_is_finite_with_a_finite_gradient(dtype):
+    # beyond overflow no finite value is right: finfo.max/16 (room for a factor or a sum of 16), gradient > 0
+    from divkit._array import SATURATION_HEADROOM, exp_max_arg, ops
+
+    c = exp_max_arg(dtype)
+    big = torch.finfo(dtype).max / SATURATION_HEADROOM
+    x = torch.tensor([c, c + 1.0, 1e4, 3e38 if dtype != torch.float64 else 1e300], dtype=dtype, requires_grad=True)
+    y = ops(x).safe_exp(x)
+    y.sum().backward()
+    assert torch.isfinite(y).all() and (y[1:] == big).all() and y[0] > big
+    assert torch.isfinite(x.grad).all() and (x.grad > 0).all()
+    inf = ops(x).safe_exp(torch.tensor([math.inf, -math.inf], dtype=dtype))
+    assert inf[0] == math.inf and inf[1] == 0.0  # +inf only where the true value is infinite
+    xn = x.detach().float().numpy() if dtype != torch.float64 else x.detach().numpy()
+    with np.errstate(over="raise"):
+        yn = ops(xn).safe_exp(xn)
+    assert np.isfinite(yn).all() and (yn[1:] == xn.dtype.type(np.finfo(xn.dtype).max / SATURATION_HEADROOM)).all()
+
+
+def test_fdiv_lower_bound_averages_saturated_terms_without_overflow():
+    # 64 critic outputs of 1e3 (float32): each q_term saturates at finfo.max/16; their plain sum (4·max)
+    # overflows, their mean is max/16 itself, so the bound is finite (1e3 − max/16)
+    from divkit._array import SATURATION_HEADROOM
+
+    big = torch.full((64,), 1e3, dtype=torch.float32, requires_grad=True)
+    v = dk.bounds.fdiv_lower_bound("kl", big, big)
+    v.backward()
+    assert torch.isfinite(v) and torch.isfinite(big.grad).all()
+    assert float(v) == pytest.approx(1e3 - float(torch.finfo(torch.float32).max) / SATURATION_HEADROOM, rel=1e-6)
+
+
 @settings(max_examples=40)
 @given(st.lists(st.tuples(log_uniform(-320, 0), log_uniform(-320, 0)), min_size=1, max_size=12))
 def test_vector_kl_fast_path_exact_per_term(pairs):
