@@ -69,7 +69,7 @@ def exp_max_arg(dtype) -> float:
         m = math.log(float(finfo(dtype).max))
 
         def finite(c):
-            if is_t:
+            if t is not None and is_t:
                 v = t.full((1,), c, dtype=dtype)
                 w = t.full((1031,), c, dtype=dtype)
                 return bool(t.isfinite(t.exp(v)).all()) and bool(t.isfinite(t.exp(w)).all())
@@ -77,7 +77,7 @@ def exp_max_arg(dtype) -> float:
                 return bool(np.isfinite(np.exp(np.full(1, c, dtype=dtype))).all()) and bool(
                     np.isfinite(np.exp(np.full(1031, c, dtype=dtype))).all())
 
-        if is_t:
+        if t is not None and is_t:
             ct = t.tensor(m, dtype=dtype)
             while not finite(float(ct)):
                 ct = t.nextafter(ct, t.tensor(-math.inf, dtype=dtype))
