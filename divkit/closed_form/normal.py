@@ -84,8 +84,8 @@ _CHUNK = 1 << 17  # entries per block of the CPU kernel: its three block buffers
 
 def _kl_normal_np(m1, s1, m2, s2):
     """The CPU kernel of `_kl_normal_fast` in numpy on the tensors' memory, block by block (_CHUNK entries:
-    the intermediates stay in cache, so the inputs are read once and the output written once); the careful
-    path on the flagged entries of all blocks at the end."""
+    the intermediates stay in cache, so the inputs are read once and the output written once); each block's
+    flagged entries take the careful path (`_sigma_careful_np`) while the block is in cache."""
     dt = s1.dtype
     a1, b1, a2, b2 = (np.ascontiguousarray(t.detach().numpy()).reshape(-1) for t in (m1, s1, m2, s2))
     n = b1.size
@@ -93,7 +93,6 @@ def _kl_normal_np(m1, s1, m2, s2):
     flag = _SIGMA_FLAG[dt]
     d, lg = np.empty(min(n, _CHUNK), b1.dtype), np.empty(min(n, _CHUNK), b1.dtype)
     bb = np.empty(d.shape, bool)
-    idx, dds = [], []
     with np.errstate(all="ignore"):
         for i in range(0, n, _CHUNK):
             j = min(i + _CHUNK, n)
@@ -106,26 +105,38 @@ def _kl_normal_np(m1, s1, m2, s2):
             oc *= dc
             oc += lc                                      # σ part, fast
             np.less(oc, flag, out=bc)
-            if dc.min() < _FAR:
+            far = dc.min() < _FAR
+            if far:
                 bc |= dc < _FAR
             ix = np.flatnonzero(bc)
             if ix.size:
-                idx.append(ix + i)
-                dds.append(dc[ix])
+                oc[ix] = _sigma_careful_np(dc[ix].astype(np.float64), b1[i:j][ix] if far else None,
+                                           s2c[ix] if far else None)
             np.subtract(a1[i:j], a2[i:j], out=lc)
             lc /= s2c                                     # z
             lc *= lc
             lc *= 0.5
             oc += lc
-        if idx:
-            ix, dd = np.concatenate(idx), np.concatenate(dds)
-            far = np.flatnonzero(dd < -0.5)
-            fs = (torch.from_numpy(b1[ix[far]]), torch.from_numpy(b2[ix[far]])) if far.size else (None, None)
-            sig = _sigma_careful(torch.from_numpy(dd), *fs, far=torch.from_numpy(far)).numpy()
-            # the ½z² of the flagged entries, recomputed in their dtype as above (same rounding)
-            z = (a1[ix] - a2[ix]) / b2[ix]
-            out[ix] = sig + 0.5 * (z * z)
     return torch.from_numpy(out.reshape(s1.shape))
+
+
+# x − log1p(x) = Σ_{k≥2} (−1)^k x^k/k: for |x| < 1e-3 the terms to k = 9 leave < 1e-20 relative
+_G_POLY = np.array([(-1.0) ** k / k for k in range(9, 1, -1)] + [0.0, 0.0])
+
+
+def _sigma_careful_np(d, s1=None, s2=None):
+    """`_sigma_careful` in numpy float64 on a block's flagged entries (d float64; s1, s2 their scales when some
+    may have d < −½, else None)."""
+    g = d - np.log1p(d)
+    tiny = np.flatnonzero(np.abs(d) < 1e-3)
+    if tiny.size:
+        g[tiny] = np.polyval(_G_POLY, d[tiny])
+    if s1 is not None:
+        far = np.flatnonzero(d < -0.5)
+        if far.size:
+            g[far] = d[far] - (np.log(s1[far].astype(np.float64)) - np.log(s2[far].astype(np.float64)))
+    g += 0.5 * d * d
+    return g
 
 
 def _sigma_careful(d, s1=None, s2=None, far=None):
