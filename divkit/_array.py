@@ -6,15 +6,16 @@ float64 numpy values.
 
 Stability notes (see scipy.special, optax numerics):
 - `softplus(x) = log1p(exp(-|x|)) + max(x, 0)` never overflows.
-- `safe_exp(x)` is exp(x), exact, up to c = log(finfo.max) − δ and beyond it the C¹ continuation
-  exp(c)·(1 + log1p(log1p(x − c))) (value and slope of exp at c, then growing like log log): value and
-  gradient stay finite and positive for every finite input. δ = log(16·(1 + log1p(log1p(finfo.max)))):
-  4.48 nats in float32/bfloat16, 4.80 in float64. The second factor is the least headroom that keeps the
-  continued value ≤ finfo.max up to x = finfo.max; the 16 lets a loss sum up to 16 saturated terms
-  without overflow (a batch mean of critic outputs, where a diverging critic saturates several at once).
-  It replaces the old 20-nat margin with a tangent, which lost all digits of exp in the 20 nats below
-  overflow (issue 11 item 10: `kl.q_term(80.0)` in float32 was 7.9e30 for e^79 = 2.04e34). Used only
-  inside the fused f-GAN loss terms, never in an exact conjugate.
+- `safe_exp(x)` is exp(x), exact (the library exp, ~1 ulp) wherever e^x is representable, i.e. up to
+  x = `exp_max_arg(dtype)` (the largest x of the dtype whose exp is finite: 88.72 in float32, 709.78 in
+  float64). Beyond, where no finite value is right, the value is finfo.max/16 (`SATURATION_HEADROOM`), so a
+  constant factor up to 16 in a fused term, or a sum of up to 16 saturated terms, stays finite (the value
+  is not monotone at the overflow point: just below it e^x is up to 16 times larger); in torch the gradient
+  there is the slope of exp at `exp_cut(dtype)` = log(max) − log(16·(1 + log1p(log1p(max)))) (4.48 nats
+  below overflow in float32/bfloat16, 4.80 in float64): finite and positive for every finite input. x = +inf
+  gives +inf. (Issue 11 item 10: the continuation used to start at log(max) − 20, then log(max) − 4.5 nats,
+  losing the digits of exp in between: `kl.q_term(80.0)` in float32 was 7.9e30 for e^79 = 2.04e34.) Used
+  only inside the fused f-GAN loss terms, never in an exact conjugate.
 """
 from __future__ import annotations
 
@@ -46,9 +47,48 @@ def _cut(dtype) -> float:
 
 
 def exp_cut(dtype) -> float:
-    """Where `safe_exp` leaves exp: log(max) − log(16·(1 + log1p(log1p(max)))) (see the module docstring)."""
+    """Where `safe_exp`'s gradient beyond overflow is taken: log(max) − log(16·(1 + log1p(log1p(max))))."""
     m = float(finfo(dtype).max)
     return math.log(m) - math.log(16.0) - math.log1p(math.log1p(math.log1p(m)))
+
+
+#: beyond overflow safe_exp returns finfo.max / SATURATION_HEADROOM (see the module docstring)
+SATURATION_HEADROOM = 16.0
+
+_EXP_MAX_ARG: dict = {}
+
+
+def exp_max_arg(dtype) -> float:
+    """The largest x representable in `dtype` whose exp (numpy's or torch's, as the dtype belongs to) is finite,
+    found once per dtype by stepping down from log(max) in the dtype's own arithmetic (both a scalar and a
+    vectorised call must stay finite: SIMD and scalar exp may differ in the last ulp)."""
+    key = str(dtype)
+    if key not in _EXP_MAX_ARG:
+        t = sys.modules.get("torch")
+        is_t = t is not None and isinstance(dtype, t.dtype)
+        m = math.log(float(finfo(dtype).max))
+
+        def finite(c):
+            if t is not None and is_t:
+                v = t.full((1,), c, dtype=dtype)
+                w = t.full((1031,), c, dtype=dtype)
+                return bool(t.isfinite(t.exp(v)).all()) and bool(t.isfinite(t.exp(w)).all())
+            with np.errstate(over="ignore"):
+                return bool(np.isfinite(np.exp(np.full(1, c, dtype=dtype))).all()) and bool(
+                    np.isfinite(np.exp(np.full(1031, c, dtype=dtype))).all())
+
+        if t is not None and is_t:
+            ct = t.tensor(m, dtype=dtype)
+            while not finite(float(ct)):
+                ct = t.nextafter(ct, t.tensor(-math.inf, dtype=dtype))
+            c = float(ct)
+        else:
+            cn = np.asarray(m, dtype=dtype)
+            while not finite(float(cn)):
+                cn = np.nextafter(cn, np.asarray(-np.inf, dtype=dtype))
+            c = float(cn)
+        _EXP_MAX_ARG[key] = c
+    return _EXP_MAX_ARG[key]
 
 
 class _NumpyOps:
@@ -94,8 +134,13 @@ class _NumpyOps:
 
     @staticmethod
     def safe_exp(x):
-        c = exp_cut(x.dtype)
-        return np.exp(np.minimum(x, c)) * (1.0 + np.log1p(np.log1p(np.maximum(x - c, 0.0))))
+        c = exp_max_arg(x.dtype)
+        y = np.exp(np.minimum(x, c))  # exact where representable (x ≤ c); then finfo.max, +inf only at x = +inf
+        over = x > c
+        if np.any(over):
+            sat = np.asarray(float(finfo(x.dtype).max) / SATURATION_HEADROOM, dtype=y.dtype)
+            y = np.where(over & (x < np.inf), sat, np.where(over, x, y))
+        return y
 
     @staticmethod
     def wrightomega(x):

@@ -1,9 +1,11 @@
 """The torch namespace of `divkit._array.ops` (imported on the first tensor; see divkit._array)."""
 from __future__ import annotations
 
+import math
+
 import torch
 
-from ._array import exp_cut
+from ._array import SATURATION_HEADROOM, exp_cut, exp_max_arg
 
 
 class _WrightOmega(torch.autograd.Function):
@@ -82,8 +84,14 @@ class _TorchOps:
 
     @staticmethod
     def safe_exp(x):
-        c = exp_cut(x.dtype)
-        return torch.exp(torch.clamp_max(x, c)) * (1.0 + torch.log1p(torch.log1p(torch.clamp_min(x - c, 0.0))))
+        """exp(x) exact up to exp_max_arg; beyond, value finfo.max/16 with the gradient exp(exp_cut) (plain
+        differentiable ops, so double backward is exact below overflow and 0 beyond); +inf at x = +inf."""
+        c = exp_max_arg(x.dtype)
+        y = torch.exp(torch.clamp_max(x, c))
+        over = x > c
+        xo = torch.where(over & torch.isfinite(x), x, torch.zeros_like(x))
+        sat = (xo - xo.detach()) * math.exp(exp_cut(x.dtype)) + torch.finfo(x.dtype).max / SATURATION_HEADROOM
+        return torch.where(over, torch.where(torch.isposinf(x), x.detach(), sat), y)
 
     @staticmethod
     def wrightomega(x):

@@ -111,7 +111,14 @@ def fdiv_lower_bound(div: FDivergence | str, v_p: Array, v_q: Array) -> Array:
     """
     d = get(div)
     tp, tq, was_numpy = _pair_to_torch(v_p, v_q, "v_p", "v_q")
-    return _out(d.p_term(tp).mean() - d.q_term(tq).mean(), was_numpy)
+    return _out(_finite_mean(d.p_term(tp)) - _finite_mean(d.q_term(tq)), was_numpy)
+
+
+def _finite_mean(t):
+    """t.mean(), or Σ (t/n) where the plain sum overflows although every term is finite (the fused terms are
+    exact up to overflow and finfo.max beyond, so a few saturated terms sum past max; their mean does not)."""
+    m = t.mean()
+    return torch.where(torch.isfinite(m) | ~torch.isfinite(t).all(), m, (t / t.numel()).sum())
 
 
 def dv_lower_bound(t_p: Array, t_q: Array) -> Array:

@@ -11,6 +11,7 @@ The `js` entry is the true Jensen-Shannon divergence (≤ log 2); the f-GAN pape
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -158,7 +159,8 @@ def _kl():
         return o.safe_exp(v - 1.0)
 
     return FDivergence("kl", f, fp, conj, REAL, REAL, act, act, qt, threshold=1.0, f_at_zero=0.0,
-                       description="Kullback-Leibler KL(P||Q) = ∫ p log(p/q)", family="kl", **_pieces(fns))
+                       description="Kullback-Leibler KL(P||Q) = ∫ p log(p/q)", family="kl",
+                       source="u*log(u)", activation_source="v", kl_parts=(False,), **_pieces(fns))
 
 
 # ---------------------------------------------------------------- reverse KL: f(u) = −log u
@@ -194,7 +196,8 @@ def _reverse_kl():
 
     return FDivergence("reverse_kl", f, fp, conj, Interval(hi=0.0), Interval(hi=0.0), act, act, qt,
                        threshold=-1.0, f_over_u_at_inf=0.0,
-                       description="reverse KL(Q||P) = ∫ q log(q/p)", family="reverse_kl", **_pieces(fns))
+                       description="reverse KL(Q||P) = ∫ q log(q/p)", family="reverse_kl",
+                       source="-log(u)", activation_source="-exp(-v)", kl_parts=(True,), **_pieces(fns))
 
 
 # ---------------------------------------------------------------- Pearson chi^2: f(u) = (u − 1)^2
@@ -226,11 +229,12 @@ def _pearson():
 
     return FDivergence("pearson", f, fp, conj, REAL, Interval(lo=-2.0), act, act, conj,
                        threshold=0.0, f_at_zero=1.0, description="Pearson χ²(P||Q) = ∫ (p − q)²/q", family="pearson",
+                       source="(u - 1)**2", activation_source="v",
                        **_pieces(fns))
 
 
 def _one_minus_exp_neg(o, v):
-    """1 − e^{−v}, exact (expm1) where representable, tangent continuation of the exp for v → −∞."""
+    """1 − e^{−v}, exact (expm1 near 0, safe_exp beyond: exact up to overflow, finfo.max/16 past it)."""
     small = -v < 1.0
     vv = o.where(small, v, o.full_like(v, 0.0))
     return o.where(small, -o.expm1(-vv), 1.0 - o.safe_exp(-v))
@@ -270,7 +274,8 @@ def _neyman():
 
     return FDivergence("neyman", f, fp, conj, Interval(hi=1.0, hi_closed=True), Interval(hi=1.0),
                        act, act, qt, threshold=0.0, f_over_u_at_inf=1.0,
-                       description="Neyman χ²(P||Q) = ∫ (p − q)²/p", family="neyman", **_pieces(fns))
+                       description="Neyman χ²(P||Q) = ∫ (p − q)²/p", family="neyman",
+                       source="(1 - u)**2/u", activation_source="1 - exp(-v)", **_pieces(fns))
 
 
 # ---------------------------------------------------------------- squared Hellinger: f(u) = (√u − 1)^2
@@ -309,7 +314,8 @@ def _squared_hellinger():
     return FDivergence("squared_hellinger", f, fp, conj, Interval(hi=1.0), Interval(hi=1.0), act, act, qt,
                        threshold=0.0, f_at_zero=1.0, f_over_u_at_inf=1.0,
                        description="squared Hellinger ∫ (√p − √q)² = 2(1 − BC), in [0, 2]",
-                       family="squared_hellinger", **_pieces(fns))
+                       family="squared_hellinger",
+                       source="(sqrt(u) - 1)**2", activation_source="1 - exp(-v)", **_pieces(fns))
 
 
 # ---------------------------------------------------------------- Jensen-Shannon (true, ≤ log 2)
@@ -350,6 +356,8 @@ def _js():
     return FDivergence("js", f, fp, conj, Interval(hi=0.5 * LOG2), Interval(hi=0.5 * LOG2), act, act, qt,
                        threshold=0.0, f_at_zero=0.5 * LOG2, f_over_u_at_inf=0.5 * LOG2,
                        description="Jensen-Shannon ½KL(P||M) + ½KL(Q||M), M = (P+Q)/2, ≤ log 2", family="js",
+                       source="(u*log(u) - (u + 1)*log((u + 1)/2))/2",
+                       activation_source="log(2)/2 - log(1 + exp(-v))/2",
                        **_pieces(fns))
 
 
@@ -386,6 +394,7 @@ def _gan():
     return FDivergence("gan", f, fp, conj, Interval(hi=0.0), Interval(hi=0.0), act, act, qt,
                        threshold=-LOG2, f_at_one=-2.0 * LOG2, f_at_zero=0.0, f_over_u_at_inf=0.0,
                        description="GAN value at the optimal discriminator, 2·JS − log 4", family="gan",
+                       source="u*log(u) - (u + 1)*log(u + 1)", activation_source="-log(1 + exp(-v))",
                        **_pieces(fns))
 
 
@@ -412,7 +421,8 @@ def _tv():
 
     return FDivergence("tv", f, fp, conj, Interval(hi=0.5, hi_closed=True),
                        Interval(-0.5, 0.5, True, True), act, act, act, threshold=0.0, f_at_zero=0.5,
-                       f_over_u_at_inf=0.5, description="total variation ½∫|p − q|", family="tv", **_pieces(fns))
+                       f_over_u_at_inf=0.5, description="total variation ½∫|p − q|", family="tv",
+                       source="Abs(u - 1)/2", activation_source="tanh(v)/2", **_pieces(fns))
 
 
 # ---------------------------------------------------------------- Jeffreys: f(u) = (u − 1) log u
@@ -451,7 +461,8 @@ def _jeffreys():
         return o.safe_exp(w + v - 1.0) - log_w - 1.0
 
     return FDivergence("jeffreys", f, fp, conj, REAL, REAL, act, act, qt, threshold=0.0,
-                       description="Jeffreys KL(P||Q) + KL(Q||P)", family="jeffreys", **_pieces(fns))
+                       description="Jeffreys KL(P||Q) + KL(Q||P)", family="jeffreys",
+                       source="(u - 1)*log(u)", activation_source="v", kl_parts=(False, True), **_pieces(fns))
 
 
 # ---------------------------------------------------------------- alpha family
@@ -460,6 +471,11 @@ def _log_softplus(o, x):
     lo = x < -30.0
     xs = o.where(lo, o.full_like(x, 0.0), x)
     return o.where(lo, x, o.log(o.softplus(xs)))
+
+
+def _paren(x: Fraction) -> str:
+    """A rational in sympy syntax, parenthesised unless a non-negative integer."""
+    return f"({x})" if (x < 0 or x.denominator != 1) else str(x)
 
 
 def alpha(a: float) -> FDivergence:
@@ -558,8 +574,12 @@ def alpha(a: float) -> FDivergence:
         crit = Interval(hi=1.0 / (1.0 - a))
         f0 = 1.0 / a if a > 0 else math.inf
         fuinf = 1.0 / (1.0 - a) if a < 1 else math.inf
+    ra = Fraction(repr(a))  # the decimal a as an exact rational (0.3 -> 3/10), as divkit.symbolic reads it
+    act_src = "v" if a > 1 else f"{_paren(1 / (1 - ra))} - log(1 + exp(-v))"
     return FDivergence(f"alpha({a:g})", f, fp, conj, dom, crit, act, act, qt, threshold=0.0,
                        f_at_zero=f0, f_over_u_at_inf=fuinf, params={"a": a},
+                       source=f"(u**{_paren(ra)} - 1 - {_paren(ra)}*(u - 1))/{_paren(ra * (ra - 1))}",
+                       activation_source=act_src,
                        description=f"α-divergence with a = {a:g}", family="alpha", **_pieces(fns))
 
 

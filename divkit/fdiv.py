@@ -17,10 +17,10 @@ Everything else derives from f (Nguyen, Wainwright & Jordan 2010; Nowozin, Cseke
 
 All callables take numpy arrays (→ numpy) or torch tensors (→ torch, dtype/device kept, differentiable).
 
-Warning: `p_term`/`q_term` follow the exact formula up to ≈ 4.5 nats (float32/bf16; 4.8 in float64) below
-exp's overflow and continue beyond with exp(c)(1 + log1p(log1p(v − c))) (see `divkit._array.safe_exp`), so
-f-GAN losses stay finite with finite gradients for every finite critic output (sums of up to 16 saturated
-terms included).
+Warning: `p_term`/`q_term` follow the exact formula wherever its exp is representable (up to overflow) and
+beyond take finfo.max/16, with a finite, positive gradient (see `divkit._array.safe_exp`), so f-GAN losses
+stay finite with finite gradients for every finite critic output (sums of up to 16 saturated terms included;
+`divkit.bounds.fdiv_lower_bound` averages any number without overflowing).
 """
 from __future__ import annotations
 
@@ -97,6 +97,13 @@ class FDivergence:
       f_log: (u, log_u=None, w=None) ↦ w·f(u) on 0 ≤ u ≤ 1 with log u supplied exactly (it stays accurate
         where u = p/q is subnormal); None: w·f(u).
       family: the family tag ("alpha" for the α members, else the name of a catalogue entry, "" for others).
+      source: the generator f(u) as written in sympy syntax (a string: no sympy at import), e.g. "u*log(u)";
+        the test oracles (divkit.testing.mp) parse it with sympy and evaluate it in mpmath, sharing no code
+        with the float paths. "" when unknown.
+      activation_source: the activation g_f(v) in sympy syntax (a string in v), e.g. "v"; "" when unknown.
+      kl_parts: D_f as a sum of KL terms, one entry per term, False for KL(P‖Q) and True for KL(Q‖P)
+        (kl: (False,), reverse_kl: (True,), jeffreys: (False, True)); () when D_f is not such a sum. The torch
+        interop (torch.distributions.kl_divergence) and the Monte Carlo log-ratio estimator read it.
     """
 
     name: str
@@ -119,6 +126,9 @@ class FDivergence:
     f_dual: Callable[..., Any] | None = None
     f_log: Callable[..., Any] | None = None
     family: str = ""
+    source: str = ""
+    activation_source: str = ""
+    kl_parts: tuple[bool, ...] = ()
 
     def __repr__(self) -> str:
         return f"FDivergence({self.name!r})"

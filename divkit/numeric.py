@@ -159,22 +159,14 @@ def pointwise_integrand(div: str | FDivergence) -> tuple[Callable[[float, float]
     Dedicated overflow-free forms for the catalogue divergences, the generic form for any other f.
     """
     div = get(div)
-    name = div.name
-    try:
-        registered = get(name) is div
-    except (ValueError, TypeError):
-        registered = False
-    fam = div.family if registered else ""  # dispatch on the object's family tag, not on its name
+    if div.kl_parts:  # a sum of KL terms (kl, reverse_kl, jeffreys): the fact is on the object
+        parts = div.kl_parts
+        return (lambda lp, lq: sum(_kl_pointwise(lq, lp) if rev else _kl_pointwise(lp, lq) for rev in parts)), 0.0
+    fam = div.family if _is_registered(div) else ""  # dispatch on the object's family tag, not on its name
     if div.family == "alpha" and "a" in div.params:
         return _alpha_pointwise(float(div.params["a"])), 0.0
     if fam:
         name = fam
-        if name == "kl":
-            return _kl_pointwise, 0.0
-        if name == "reverse_kl":
-            return (lambda lp, lq: _kl_pointwise(lq, lp)), 0.0
-        if name == "jeffreys":
-            return (lambda lp, lq: _kl_pointwise(lp, lq) + _kl_pointwise(lq, lp)), 0.0
         if name == "pearson":
             return _pearson_pointwise, 0.0
         if name == "neyman":
@@ -409,7 +401,6 @@ def monte_carlo_divergence(p: Distribution, q: Distribution, div: str | FDiverge
         raise TypeError("p and q must both be torch.distributions or both scipy.stats frozen distributions")
     _check_sampleable(p, "p")
     _check_sampleable(q, "q")
-    name = div.family if _is_registered(div) else None  # the family tag of a registered object
 
     if is_t[0]:
         if p.event_shape != q.event_shape:
@@ -445,15 +436,10 @@ def monte_carlo_divergence(p: Distribution, q: Distribution, div: str | FDiverge
             with np.errstate(over="ignore", invalid="ignore"):
                 return np.asarray(div.f(np.exp(r)), dtype=float)
 
-    if name == "kl":
-        value, se = stats(lr(draw(p, 0)))
-    elif name == "reverse_kl":
-        value, se = stats(-lr(draw(q, 1)))
-    elif name == "jeffreys":
-        v1, s1 = stats(lr(draw(p, 0)))
-        v2, s2 = stats(-lr(draw(q, 1)))
-        value = v1 + v2
-        se = (s1 ** 2 + s2 ** 2) ** 0.5
+    if div.kl_parts:  # KL(P‖Q) = E_P[log p/q] and KL(Q‖P) = E_Q[log q/p]: the log ratio itself, no f(e^r)
+        terms = [stats(-lr(draw(q, 1))) if rev else stats(lr(draw(p, 0))) for rev in div.kl_parts]
+        value = sum(v for v, _ in terms)
+        se = sum(s * s for _, s in terms) ** 0.5
     else:
         value, se = stats(fval(lr(draw(q, 1))))
     return MonteCarloResult(value, se, n)

@@ -16,10 +16,13 @@ Inputs p, q (same kind):
 
 Registry (`register_closed_form(div_name, type_p, type_q)`), after torch.distributions.kl.register_kl: the
 entry whose types are closest in the method resolution orders of type(p), type(q) wins; a tie between two
-entries (one more specific for p, the other for q) warns, like torch. Keys: a catalogue name ("kl", "tv",
-...), "alpha" for every α member (a = div.params["a"]), or "*" for entries exact for every f (probability
-vectors). An FDivergence that is not the catalogue's object of its name (e.g. from `from_generator`) only
-matches "*" entries, otherwise it goes to the numeric fallback.
+entries (one more specific for p, the other for q) warns, like torch. Entries are keyed on the divergence
+object (a catalogue name is looked up once, at registration; or pass an FDivergence), on a family ("alpha":
+every α member, a = div.params["a"]), or "*" (exact for every f: probability vectors). Dispatch tries the
+object, its family, then "*": no code path compares names. An object with no entry of its own (e.g. a
+`from_generator` object, or a copy of a catalogue object under another name) matches "*" entries only, else
+it goes to torch's KL (when `div.kl_parts` says it is a sum of KL terms) or to the numeric fallback. KL's
+probability-vector kernel is an ordinary entry ("kl" for numpy / torch arrays).
 
 Closed forms (P = N(μ1, σ1²), Q = N(μ2, σ2²), Δ = μ1 − μ2, ε = σ1²/σ2² − 1 computed as d(d + 2),
 g(y) = y − log1p(y) ≥ 0 by a series for |y| ≤ 0.05):

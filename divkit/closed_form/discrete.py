@@ -11,7 +11,7 @@ import torch.distributions as td
 from .._stable import ratio_log
 from ..validation import check_event_shapes
 from .kernels import _needs_grad
-from .registry import ANY, _registry_key, register_closed_form
+from .registry import ANY, find_closed_form, register_closed_form
 
 # log1p((p − q)/q) equals log(p/q) to ≤ 1.5·eps/r absolute (1 + x = r carries the rounding of x, |x| ≤ 1):
 # for r ≥ 1e-3 that is ≤ 3.3e-13, under 1.5e-13 of |log r| ≥ 2.3. Smaller ratios (a few per 10⁴ entries of
@@ -74,11 +74,6 @@ def _kl_vectors(p, q):
 
 def _fdiv_vectors(p, q, div):
     """Σ q f(p/q) on the last axis (FDivergence.integrand: three regimes, no overflowing ratio)."""
-    if div.family == "kl" and _registry_key(div) == "kl" and not _needs_grad(p, q):
-        if isinstance(p, torch.Tensor):
-            with torch.no_grad():
-                return _kl_vectors(p, q)
-        return _kl_vectors(p, q)
     return div.integrand(p, q).sum(-1)
 
 
@@ -90,6 +85,27 @@ def _arrays_np(p, q, div):
 @register_closed_form(ANY, torch.Tensor, torch.Tensor)
 def _arrays_torch(p, q, div):
     return _fdiv_vectors(p, q, div)
+
+
+# KL's fast kernel is an ordinary entry of the registry, keyed on the kl object: more specific than "*", so
+# dispatch on the object picks it; divergences equal to KL in value but other objects use the integrand.
+@register_closed_form("kl", np.ndarray, np.ndarray)
+def _kl_arrays_np(p, q, div):
+    return _kl_vectors(p, q)
+
+
+@register_closed_form("kl", torch.Tensor, torch.Tensor)
+def _kl_arrays_torch(p, q, div):
+    if _needs_grad(p, q):  # the kernel has no gradient: the integrand's autograd path
+        return _fdiv_vectors(p, q, div)
+    with torch.no_grad():
+        return _kl_vectors(p, q)
+
+
+def _vectors(p, q, div):
+    """The registered probability-vector form of div for the pair's array types (Categorical uses it)."""
+    fn = find_closed_form(div, type(p), type(q))
+    return fn(p, q, div) if fn is not None else _fdiv_vectors(p, q, div)
 
 
 def _holds_logits(d) -> bool:
@@ -107,7 +123,7 @@ def _categorical(p, q, div):
     check_event_shapes(p.probs if not _holds_logits(p) else p.logits,
                        q.probs if not _holds_logits(q) else q.logits, ("p.probs", "q.probs"))
     if not (_holds_logits(p) or _holds_logits(q)):
-        return _fdiv_vectors(p.probs, q.probs, div)
+        return _vectors(p.probs, q.probs, div)
     lp = p.logits if _holds_logits(p) else torch.log(p.probs)  # torch keeps Categorical logits normalised
     lq = q.logits if _holds_logits(q) else torch.log(q.probs)
     return div.log_integrand(lp, lq).sum(-1)

@@ -11,7 +11,7 @@ from ..fdiv import FDivergence
 from ..validation import check_event_shapes, check_probability_vector, check_same_world
 from .fallback import _monte_carlo, _quadrature
 from .inputs import _fallback_name, _is_1d_continuous, _kind, _scipy_name, _scipy_to_torch, _to_output, _type_name
-from .registry import _dispatch, _registry_key
+from .registry import find_closed_form
 from .torch_kl import _torch_kl_form
 
 METHODS = ("auto", "closed_form", "quadrature", "monte_carlo")
@@ -38,7 +38,7 @@ def explain(p: Any, q: Any, div: str | FDivergence = "kl", method: str = "auto")
         if tp is not None and tq is not None:
             p, q = tp, tq
     if method in ("auto", "closed_form"):
-        fn = _dispatch(_registry_key(div), type(p), type(q))
+        fn = find_closed_form(div, type(p), type(q))
         if fn is not None:
             return f"divkit closed form {fn.__name__} ({_type_name(p)} / {_type_name(q)})"
         if _torch_kl_form(p, q, div) is not None:
@@ -95,7 +95,8 @@ def divergence(p: Any, q: Any, div: str | FDivergence = "kl", *, method: str = "
         if isinstance(p, torch.Tensor) and p.dtype != q.dtype:
             dt = torch.promote_types(p.dtype, q.dtype)
             p, q = p.to(dt), q.to(dt)
-        fn = _dispatch(_registry_key(div), type(p), type(q))
+        fn = find_closed_form(div, type(p), type(q))
+        assert fn is not None  # "*" entries cover numpy and torch arrays
         return fn(p, q, div)
 
     if kp == "scipy":
@@ -106,7 +107,7 @@ def divergence(p: Any, q: Any, div: str | FDivergence = "kl", *, method: str = "
         elif (tp is None) != (tq is None) and not (_is_1d_continuous(p) and _is_1d_continuous(q)):
             raise TypeError(f"unsupported scipy pair {_scipy_name(p)} / {_scipy_name(q)}")
 
-    fn = _dispatch(_registry_key(div), type(p), type(q))
+    fn = find_closed_form(div, type(p), type(q))
     if fn is None and method in ("auto", "closed_form"):
         fn = _torch_kl_form(p, q, div)
     if method == "closed_form" or (method == "auto" and fn is not None):

@@ -26,60 +26,135 @@ def _normal_eps(s1, s2):
     return d * (d + 2.0)  # σ1²/σ2² − 1 without cancellation near σ1 = σ2
 
 
+# The no-grad KL: one fused common branch over every entry in the input dtype, then the few entries where it
+# loses digits recomputed in float64 (the careful path) and rounded once.
+#   common:  KL = (d + ½d²) − log1p(d) + ½z²,  d = (σ1 − σ2)/σ2, z = (μ1 − μ2)/σ2.
+# log1p(d) is within an ulp of |log1p(d)|, so the σ part g(d) + ½d² ≈ d² keeps ≈ 2·eps/|d| relative: float32
+# ≤ 1e-5 for |d| ≥ 0.012, float64 ≤ 4.4e-13 for |d| ≥ 1e-3 (_NEAR). Below σ1/σ2 = 0.02 (d < −0.98), 1 + d has
+# lost σ1/σ2's digits (float32 σ1/σ2 = 1e-8 rounds d to −1): those entries take log σ1 − log σ2 instead.
+_NEAR = {torch.float32: 0.012, torch.float64: 1e-3}
+_FAR = -0.98
+
+
+def _sigma_at(d: float) -> float:
+    return d + 0.5 * d * d - math.log1p(d)
+
+
+# The flag is read off the fast σ part itself, one comparison (no |d| pass): σ(d) = g(d) + ½d² increases with
+# |d| on each side and σ(−n) > σ(n), so {σ_fast < σ(−n)·(1 + 1e-3)} holds every |d| < n (the fast value is
+# within 1e-5 relative of σ at |d| ≈ n; the 1e-3 margin covers it), plus a few entries just above n (harmless:
+# the careful path is exact for every d).
+_SIGMA_FLAG = {dt: _sigma_at(-n) * (1.0 + 1e-3) for dt, n in _NEAR.items()}
+
+
 def _kl_normal_fast(m1, s1, m2, s2):
-    """No-grad KL in ~10 in-place kernels: ½(ρ² − 1) − log ρ + ½(Δ/σ2)², ρ = σ1/σ2, then a patch.
+    """No-grad KL(N(m1, s1²) ‖ N(m2, s2²)), inputs of one shape. float32/float64 keep their dtype (no upcast on
+    the common branch); other float dtypes are computed in float32 and rounded once. CPU tensors run the
+    numpy kernels on shared memory (numpy's vectorised log1p; no copies).
 
-    The σ part is evaluated in float64 (float32 inputs are rounded once at the end). Away from σ1 = σ2 it has
-    no harmful cancellation: relative error ≲ (ρ² + |log ρ|)·eps/(½(ρ² − 1) − log ρ) ≤ ~1.1e-13 for
-    |ρ − 1| ≥ 0.05 (log ρ is exact for σ1/σ2 from 1e-300 to 1e300: no 1 + d that loses σ1/σ2's digits).
-    Entries closer to ρ = 1 are recomputed from d = (σ1 − σ2)/σ2 (exact) as g(d) + ½d² in float64, rounded
-    once, g(d) = d − log1p(d) directly (≤ 4.4e-13 relative for |d| ≥ 1e-3) or by its series below.
-    """
-    if s1.dtype in (torch.float32, torch.float64):
-        out = _kl_normal_fast_d(m1, s1, m2, s2)
-        if out is not None:
-            return out
-    if s1.dtype == torch.float64:
-        rho = torch.div(s1, s2)
-    else:  # float32/16: the σ part in float64, rounded once
-        rho = s1.double().div_(s2.double())
-    out = torch.log(rho).neg_().addcmul_(rho, rho, value=0.5).sub_(0.5)
-    idx = torch.sub(rho, 1.0).abs_().lt_(0.05).view(-1).nonzero().squeeze(1)
-    if idx.numel():
-        a, b = s1.reshape(-1).index_select(0, idx).double(), s2.reshape(-1).index_select(0, idx).double()
-        d = (a - b) / b
-        g = d - torch.log1p(d)  # relative error 2·eps64/|d|: ≤ 4.4e-13 for |d| ≥ 1e-3
-        tiny = (d.abs() < 1e-3).nonzero().squeeze(1)
-        if tiny.numel():
-            g.index_copy_(0, tiny, _g_series(d.index_select(0, tiny)))
-        out.view(-1).index_copy_(0, idx, g.addcmul_(d, d, value=0.5))
-    out = out.to(s1.dtype)
-    z = torch.sub(m1, m2).div_(s2)                    # Δ/σ2 (inputs are expanded to one shape by the caller)
-    return out.addcmul_(z, z, value=0.5)
+    The flagged entries' σ part is recomputed from the same d (its rounding, ≤ ½ulp, moves g(d) + ½d² ≈ d² by
+    ≤ 1 ulp relative) in float64 by `_sigma_careful`, then the ½z² is added to every entry."""
+    dt = s1.dtype
+    if dt not in _NEAR:
+        return _kl_normal_fast(*(t.float() for t in (m1, s1, m2, s2))).to(dt)
+    if s1.device.type == "cpu":
+        return _kl_normal_np(m1, s1, m2, s2)
+    return _kl_normal_torch(m1, s1, m2, s2)
 
 
-def _kl_normal_fast_d(m1, s1, m2, s2):
-    """In the input dtype: (d + ½d²) − log1p(d) + ½z², d = (σ1 − σ2)/σ2 (exact), ~9 kernels.
-
-    log1p(d) is within an ulp of |log1p(d)|, so the σ part g(d) + ½d² ≈ d² keeps ≈ 2·eps/|d| relative:
-    float32 ≤ 1e-5 for |d| ≥ 0.012, float64 ≤ 4.4e-13 for |d| ≥ 1e-3. Closer entries are patched with the
-    float64 series, rounded once. None when
-    some σ1/σ2 < 0.02 (1 + d has lost σ1/σ2's digits there): the caller's log ρ path handles those.
-    On CPU the log1p is numpy's (vectorised; shared memory, no copy).
-    """
+def _kl_normal_torch(m1, s1, m2, s2):
+    """`_kl_normal_fast` in torch ops (any device; CPU tensors take the numpy kernel unless called directly)."""
+    dt = s1.dtype
     d = torch.sub(s1, s2).div_(s2)
-    if float(d.min()) < -0.98:
-        return None
-    out = torch.addcmul(d, d, d, value=0.5)
-    l1p = torch.from_numpy(np.asarray(np.log1p(d.numpy()))) if d.device.type == "cpu" else torch.log1p(d)
-    out.sub_(l1p)
-    near = 0.012 if d.dtype == torch.float32 else 1e-3
-    idx = l1p.copy_(d).abs_().lt_(near).view(-1).nonzero().squeeze(1)
+    lg = torch.log1p(d)
+    out = torch.addcmul(d, d, d, value=0.5).sub_(lg).contiguous()  # (elementwise ops keep a strided layout)
+    bad = out < _SIGMA_FLAG[dt]
+    if d.numel() and float(d.min()) < _FAR:
+        bad |= d < _FAR
+    idx = bad.reshape(-1).nonzero().squeeze(1)
     if idx.numel():
-        dd = d.view(-1).index_select(0, idx).double()
-        out.view(-1).index_copy_(0, idx, (_g_series(dd) + 0.5 * dd * dd).to(out.dtype))
-    z = torch.sub(m1, m2, out=d).div_(s2)
+        dd, a, b = (t.reshape(-1).index_select(0, idx) for t in (d, s1, s2))
+        out.view(-1).index_copy_(0, idx, _sigma_careful(dd, a, b))
+    z = torch.sub(m1, m2, out=lg).div_(s2)
     return out.addcmul_(z, z, value=0.5)
+
+
+_CHUNK = 1 << 17  # entries per block of the CPU kernel: its three block buffers stay in cache (≤ 1.5 MB)
+
+
+def _kl_normal_np(m1, s1, m2, s2):
+    """The CPU kernel of `_kl_normal_fast` in numpy on the tensors' memory, block by block (_CHUNK entries:
+    the intermediates stay in cache, so the inputs are read once and the output written once); each block's
+    flagged entries take the careful path (`_sigma_careful_np`) while the block is in cache."""
+    dt = s1.dtype
+    a1, b1, a2, b2 = (np.ascontiguousarray(t.detach().numpy()).reshape(-1) for t in (m1, s1, m2, s2))
+    n = b1.size
+    out = np.empty(n, b1.dtype)
+    flag = _SIGMA_FLAG[dt]
+    d, lg = np.empty(min(n, _CHUNK), b1.dtype), np.empty(min(n, _CHUNK), b1.dtype)
+    bb = np.empty(d.shape, bool)
+    with np.errstate(all="ignore"):
+        for i in range(0, n, _CHUNK):
+            j = min(i + _CHUNK, n)
+            dc, lc, bc, oc, s2c = d[:j - i], lg[:j - i], bb[:j - i], out[i:j], b2[i:j]
+            np.subtract(b1[i:j], s2c, out=dc)
+            np.divide(dc, s2c, out=dc)                    # d
+            np.log1p(dc, out=lc)
+            np.subtract(dc, lc, out=lc)                   # d − log1p(d)
+            np.multiply(dc, 0.5, out=oc)
+            oc *= dc
+            oc += lc                                      # σ part, fast
+            np.less(oc, flag, out=bc)
+            far = dc.min() < _FAR
+            if far:
+                bc |= dc < _FAR
+            ix = np.flatnonzero(bc)
+            if ix.size:
+                oc[ix] = _sigma_careful_np(dc[ix].astype(np.float64), b1[i:j][ix] if far else None,
+                                           s2c[ix] if far else None)
+            np.subtract(a1[i:j], a2[i:j], out=lc)
+            lc /= s2c                                     # z
+            lc *= lc
+            lc *= 0.5
+            oc += lc
+    return torch.from_numpy(out.reshape(s1.shape))
+
+
+# x − log1p(x) = Σ_{k≥2} (−1)^k x^k/k: for |x| < 1e-3 the terms to k = 9 leave < 1e-20 relative
+_G_POLY = np.array([(-1.0) ** k / k for k in range(9, 1, -1)] + [0.0, 0.0])
+
+
+def _sigma_careful_np(d, s1=None, s2=None):
+    """`_sigma_careful` in numpy float64 on a block's flagged entries (d float64; s1, s2 their scales when some
+    may have d < −½, else None)."""
+    g = d - np.log1p(d)
+    tiny = np.flatnonzero(np.abs(d) < 1e-3)
+    if tiny.size:
+        g[tiny] = np.polyval(_G_POLY, d[tiny])
+    if s1 is not None:
+        far = np.flatnonzero(d < -0.5)
+        if far.size:
+            g[far] = d[far] - (np.log(s1[far].astype(np.float64)) - np.log(s2[far].astype(np.float64)))
+    g += 0.5 * d * d
+    return g
+
+
+def _sigma_careful(d, s1=None, s2=None, far=None):
+    """The σ part g(d) + ½d² of the KL in float64 (1-D, the flagged entries), rounded once to d's dtype:
+    g(d) = d − log1p(d) (≤ 4.4e-13 relative for |d| ≥ 1e-3), the series below 1e-3, and d − (log σ1 − log σ2)
+    where d < −½ (1 + d has lost σ1/σ2's digits). s1, s2: the scales at the positions `far` of d (default:
+    all of d's entries, with far = where d < −½); None: no such entries."""
+    dd = d.double()
+    g = dd - torch.log1p(dd)
+    tiny = (dd.abs() < 1e-3).nonzero().squeeze(1)
+    if tiny.numel():
+        g[tiny] = _g_series(dd[tiny])
+    if s1 is not None:
+        if far is None:
+            far = (dd < -0.5).nonzero().squeeze(1)
+            s1, s2 = s1.index_select(0, far), s2.index_select(0, far)
+        g[far] = dd[far] - (torch.log(s1.double()) - torch.log(s2.double()))
+    return g.addcmul_(dd, dd, value=0.5).to(d.dtype)
 
 
 def _g_ratio(d, s1, s2):
@@ -95,13 +170,16 @@ def _kl_normal(m1, s1, m2, s2):
     """KL(N(m1, s1²) ‖ N(m2, s2²)) = g(d) + ½d² + ½(Δ/σ2)², d = σ1/σ2 − 1, g(d) = d − log1p(d).
 
     (½[ρ − 1 − log ρ] with ρ = (1 + d)²: ρ − 1 = 2d + d², log ρ = 2 log1p(d).) Every term is ≥ 0, so the
-    result is within a few ulps (float64 ≤ 1e-12 relative with the |d| ≤ 1e-3 series patch, float32 g in
-    float64) wherever it is representable, σ1/σ2 from 1e-300 to 1e300.
+    result keeps the accuracy of its σ part wherever it is representable, σ1/σ2 from 1e-300 to 1e300: no-grad
+    (`_kl_normal_fast`) ≤ 1e-12 relative in float64 and ≤ 1e-5 in float32 (the fused branch in the input dtype
+    where |d| is not tiny and σ1/σ2 ≥ 0.02, float64 elsewhere); with autograd, `_g_ratio` (a few ulps).
     """
     if _needs_grad(m1, s1, m2, s2):
         d = (s1 - s2) / s2
         z = (m1 - m2) / s2
         return _g_ratio(d, s1, s2) + 0.5 * d * d + 0.5 * z * z
+    if m1.shape == s1.shape == m2.shape == s2.shape:
+        return _kl_normal_fast(m1, s1, m2, s2)
     shape = torch.broadcast_shapes(m1.shape, s1.shape, m2.shape, s2.shape)
     return _kl_normal_fast(m1.expand(shape), s1.expand(shape), m2.expand(shape), s2.expand(shape))
 

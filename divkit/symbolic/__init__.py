@@ -25,7 +25,7 @@ so one formula serves numpy and torch (differentiable). The printer rewrites log
 log(c + k e^s) as log c + softplus(s + log(k/c)) (k > 0) or
 log c + log1mexp(s + log(−k/c)) (k < 0), c(e^s − 1) as c·expm1(s), and LambertW(e^s) as ω(s).
 
-Warning: the fused terms use `safe_exp` (exact exp up to ≈ 4.5 nats below overflow, a finite continuation beyond), so
+Warning: the fused terms use `safe_exp` (exact exp up to overflow, finfo.max/16 with a finite gradient beyond), so
 they stay finite for |v| ≤ 1e4 (float64/float32/bfloat16) when f'(e^v) grows at most like a power of e^v
 (all the catalog's generators; not e.g. f = e^u, whose f'(e^v) = exp(e^v) overflows at v ≈ 6.6). Differences
 of large terms that sympy could not cancel (e.g. v − softplus(v) for the GAN generator at v ≫ 1) are

@@ -214,4 +214,12 @@ def from_generator(expr: str | sp.Expr, name: str, *, description: str = "", par
                        critic_range=crit, activation=p_fn, p_term=p_fn, q_term=q_fn, threshold=_f(der.threshold),
                        f_at_one=f1, f_at_zero=f0, f_over_u_at_inf=_f(der.f_over_u_at_inf), expr=der.f,
                        description=description or f"generator f(u) = {_txt(der.f)}", params=dict(params or {}),
-                       f_dual=_dual_fn(der, time.process_time()))
+                       f_dual=_dual_fn(der, time.process_time()), source=sp.sstr(der.f),
+                       activation_source=_activation_source(der.p_term))
+
+
+def _activation_source(terms) -> str:
+    """g_f(v) = f'(e^v) in sympy syntax: one piece as is, several as a Piecewise over their v-intervals."""
+    if len(terms) == 1:
+        return sp.sstr(terms[0][2])
+    return sp.sstr(sp.Piecewise(*[(e, (V >= lo) & (V <= hi)) for lo, hi, e in terms]))

@@ -5,35 +5,18 @@ import math
 
 import sympy as sp
 
+from .. import catalog as _catalog
 from .parse import U, _exact, parse_generator
 
 # ------------------------------------------------------------------------------------------------ generators
-#: The generators of the registered divergences (sympy strings in u), as in divkit.catalog.
-GENERATORS: dict[str, str] = {
-    "kl": "u*log(u)",
-    "reverse_kl": "-log(u)",
-    "pearson": "(u - 1)**2",
-    "neyman": "(1 - u)**2/u",
-    "squared_hellinger": "(sqrt(u) - 1)**2",
-    "js": "(u*log(u) - (u + 1)*log((u + 1)/2))/2",
-    "gan": "u*log(u) - (u + 1)*log(u + 1)",
-    "tv": "Abs(u - 1)/2",
-    "jeffreys": "(u - 1)*log(u)",
-}
+# Each catalogue object holds its own generator and activation as sympy strings (FDivergence.source,
+# .activation_source); these tables are read off the objects, so a new catalogue entry needs no line here.
+#: The generators of the built-in catalogue divergences (sympy strings in u), read off divkit.catalog.
+GENERATORS: dict[str, str] = {n: _catalog._REGISTRY[n].source for n in _catalog._FACTORIES}
 
-#: The activation g_f(v) each registered object in divkit.catalog uses (REFERENCE.md §1), as sympy strings in v.
-#: Cross-checked numerically against the catalog's `activation` in tests/divkit/test_symbolic.py.
-REGISTERED_ACTIVATIONS: dict[str, str] = {
-    "kl": "v",
-    "reverse_kl": "-exp(-v)",
-    "pearson": "v",
-    "neyman": "1 - exp(-v)",
-    "squared_hellinger": "1 - exp(-v)",
-    "js": "log(2)/2 - log(1 + exp(-v))/2",
-    "gan": "-log(1 + exp(-v))",
-    "tv": "tanh(v)/2",
-    "jeffreys": "v",
-}
+#: The activation g_f(v) each built-in catalogue object uses (REFERENCE.md §1), sympy strings in v, read off
+#: the objects. Cross-checked numerically against the catalog's `activation` in tests/divkit/test_symbolic.py.
+REGISTERED_ACTIVATIONS: dict[str, str] = {n: _catalog._REGISTRY[n].activation_source for n in _catalog._FACTORIES}
 
 
 def alpha_generator(a: float) -> sp.Expr:
@@ -47,37 +30,35 @@ def alpha_generator(a: float) -> sp.Expr:
 
 
 def registered_activation(name: str) -> str:
-    """The activation string of a registered divergence or of 'alpha(a)' (a > 1: v; a < 1: 1/(1−a) − sp(−v))."""
-    if name in REGISTERED_ACTIVATIONS:
-        return REGISTERED_ACTIVATIONS[name]
-    if name.startswith("alpha(") and name.endswith(")"):
-        a = float(name[6:-1])
-        if a > 1:
-            return "v"
-        return f"{sp.sstr(1 / (1 - _exact(a)))} - log(1 + exp(-v))"
-    raise ValueError(f"registered_activation: unknown name {name!r}; known: {', '.join(REGISTERED_ACTIVATIONS)}, alpha(a)")
+    """The activation string (`FDivergence.activation_source`) of a registered divergence or of 'alpha(a)'
+    (a > 1: v; a < 1: 1/(1−a) − log(1 + e^{−v}))."""
+    d = _lookup(name, "registered_activation")
+    if not d.activation_source:
+        raise ValueError(f"registered_activation: {name!r} has no activation source")
+    return d.activation_source
+
+
+def _lookup(name: str, fn: str):
+    try:
+        return _catalog.get(name)
+    except ValueError:
+        raise ValueError(f"{fn}: unknown name {name!r}; known: {', '.join(_catalog.names())}, alpha(a)") from None
 
 
 def generator_of(name: str) -> sp.Expr:
-    """The sympy generator of a registered divergence name or 'alpha(a)'."""
-    if name in GENERATORS:
-        return parse_generator(GENERATORS[name])
-    if name.startswith("alpha(") and name.endswith(")"):
-        return alpha_generator(float(name[6:-1]))
-    from ..catalog import _REGISTRY
-
-    if name in _REGISTRY and isinstance(_REGISTRY[name].expr, sp.Expr):  # e.g. registered from_generator objects
-        return _REGISTRY[name].expr
-    raise ValueError(f"generator_of: unknown name {name!r}; known: {', '.join(GENERATORS)}, alpha(a), or a "
-                     "registered divergence with a sympy `expr`")
+    """The sympy generator of a registered divergence name or 'alpha(a)' (parsed from `FDivergence.source`;
+    the α family exactly in a; a registered `from_generator` object's sympy `expr`)."""
+    d = _lookup(name, "generator_of")
+    if d.family == "alpha" and "a" in d.params:
+        return alpha_generator(float(d.params["a"]))
+    if d.source:
+        return parse_generator(d.source)
+    if isinstance(d.expr, sp.Expr):
+        return d.expr
+    raise ValueError(f"generator_of: {name!r} has neither a generator source nor a sympy `expr`")
 
 
 def generator_source(name: str) -> str:
-    """The generator as written (sympy syntax): GENERATORS[name], or the α formula with a filled in."""
-    if name in GENERATORS:
-        return GENERATORS[name]
-    if name.startswith("alpha(") and name.endswith(")"):
-        a = _exact(float(name[6:-1]))
-        p = lambda x: f"({sp.sstr(x)})" if (x < 0 or not x.is_Integer) else sp.sstr(x)  # noqa: E731
-        return f"(u**{p(a)} - 1 - {p(a)}*(u - 1))/{p(a * (a - 1))}"
-    return sp.sstr(generator_of(name))
+    """The generator as written (sympy syntax): the object's `source` (the α formula with a filled in)."""
+    d = _lookup(name, "generator_source")
+    return d.source or sp.sstr(generator_of(name))

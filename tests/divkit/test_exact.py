@@ -343,6 +343,47 @@ def test_normal_jeffreys_large_ratio_float32():
     assert_close(got, ref.normal(0.0, 1.0, 0.0, 1e8, "jeffreys"), np.float32)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("layout", ["flat", "broadcast", "strided"])
+@pytest.mark.parametrize("block", [None, 5, "torch"])
+def test_normal_kl_batches_mix_every_branch(dtype, layout, block, monkeypatch):
+    # the no-grad KL runs one fused branch over a batch and recomputes the flagged entries (|d| below the
+    # near threshold, d < −0.98) on their own: a batch mixing every regime — d = 0, |d| just below and just
+    # above the flag (0.012 float32, 1e-3 float64), ordinary, σ1/σ2 = 1e-20 and 1e15 — must give, entry by
+    # entry, the mpmath value (the same contract as the scalar tests), whatever the memory layout and however
+    # the CPU kernel splits the batch into blocks (block=5: flagged entries in several blocks)
+    # block="torch": the torch-ops kernel (what non-CPU devices run), here on CPU tensors
+    from divkit.closed_form import normal as cfn
+
+    if block == "torch":
+        monkeypatch.setattr(cfn, "_kl_normal_np", cfn._kl_normal_torch)
+    elif block is not None:
+        monkeypatch.setattr(cfn, "_CHUNK", block)
+    near = 0.012 if dtype == torch.float32 else 1e-3
+    ratios = [1.0, 1 + 1e-6, 1 - near * 0.999, 1 + near * 0.999, 1 - near * 1.001, 1 + near * 1.001, 0.5, 3.0,
+              1e-20, 1e15, 0.019, 0.021]
+    s2 = [1.0, 2.0, 0.3]
+    cast = np.float32 if dtype == torch.float32 else np.float64
+    rows = [[float(cast(r * b)) for r in ratios] for b in s2]          # σ1, shape (3, 12)
+    # μ1 = 0 on the first two rows, so the σ part (where the flagged entries differ) is the whole value
+    m1 = [[0.0 if i < 2 else float(cast(0.25 * k - 1.0)) for k in range(len(ratios))] for i in range(len(s2))]
+    s1t, m1t = torch.tensor(rows, dtype=dtype), torch.tensor(m1, dtype=dtype)
+    s2t = torch.tensor(s2, dtype=dtype)[:, None]
+    if layout == "broadcast":  # q's parameters broadcast along the batch: stride-0 views
+        s2t = s2t.expand(3, len(ratios))
+    elif layout == "strided":  # a non-contiguous view of p's parameters
+        s1t, m1t = s1t.t().contiguous().t(), m1t.t().contiguous().t()
+        s2t = s2t.expand(3, len(ratios))
+    p = td.Normal(m1t, s1t, validate_args=False)
+    q = td.Normal(torch.zeros((), dtype=dtype), s2t, validate_args=False)
+    got = dk.divergence(p, q, "kl")
+    assert got.dtype == dtype and got.shape == (3, len(ratios))
+    for i, b in enumerate(s2):
+        for j in range(len(ratios)):
+            want = ref.normal(m1[i][j], rows[i][j], 0.0, float(cast(b)), "kl")
+            assert_close(got[i, j], want, cast, f"kl {layout} [{i},{j}] σ1={rows[i][j]!r} σ2={b!r}")
+
+
 # ------------------------------------------------------------------ MultivariateNormal
 @pytest.mark.parametrize("name", ["kl", "reverse_kl", "squared_hellinger", "pearson", "alpha(0.3)"])
 @settings(max_examples=25)
@@ -405,6 +446,72 @@ def test_kl_q_term_exact_in_the_window_below_overflow_regression():
     out.sum().backward()
     assert torch.isfinite(out).all() and torch.isfinite(v.grad).all() and (v.grad > 0).all()
     assert (out[1:] >= out[:-1]).all()  # monotone continuation
+
+
+EDGE_DELTAS = [1e-3, 0.1, 1.0, 4.5, 20.0]  # v = log(max) − δ: the window the old continuation got wrong
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("delta", EDGE_DELTAS)
+def test_safe_exp_and_kl_q_term_exact_up_to_overflow(dtype, delta):
+    # issue 11 item 10: exp inside the fused terms is exact wherever e^v is representable (float32: up to
+    # log(FLT_MAX) = 88.72); the value and (torch) the first and second derivatives against mpmath, a few ulps
+    from divkit._array import ops
+
+    is_t = isinstance(dtype, torch.dtype)
+    npdt = (np.float32 if dtype == torch.float32 else np.float64) if is_t else dtype
+    v = float(npdt(math.log(float(np.finfo(npdt).max)) - delta))
+    want = mp.exp(mp.mpf(v))
+    kl = dk.get("kl")
+    if not is_t:
+        assert_close(ops(np.asarray(v, npdt)).safe_exp(np.asarray(v, npdt)), want, npdt, f"safe_exp({v}) numpy")
+        vq = np.asarray(v, npdt) + npdt(1.0)  # q_term(v) = e^{v − 1}
+        assert_close(kl.q_term(vq), mp.exp(mp.mpf(float(vq)) - 1), npdt, f"kl.q_term({float(vq)}) numpy")
+        return
+    x = torch.tensor(v, dtype=dtype, requires_grad=True)
+    y = ops(x).safe_exp(x)
+    (g,) = torch.autograd.grad(y, x, create_graph=True)
+    (h,) = torch.autograd.grad(g, x)
+    for got, what in ((y, "value"), (g, "gradient"), (h, "second derivative")):
+        assert_close(got.detach(), want, npdt, f"safe_exp {what} at {v} ({dtype})")
+    xq = (x.detach() + 1.0).requires_grad_()
+    q = kl.q_term(xq)
+    (gq,) = torch.autograd.grad(q, xq)
+    wq = mp.exp(mp.mpf(float(xq.detach())) - 1)
+    assert_close(q.detach(), wq, npdt, f"kl.q_term({float(xq.detach())})")
+    assert_close(gq, wq, npdt, "kl.q_term gradient")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+def test_safe_exp_beyond_overflow_is_finite_with_a_finite_gradient(dtype):
+    # beyond overflow no finite value is right: finfo.max/16 (room for a factor or a sum of 16), gradient > 0
+    from divkit._array import SATURATION_HEADROOM, exp_max_arg, ops
+
+    c = exp_max_arg(dtype)
+    big = torch.finfo(dtype).max / SATURATION_HEADROOM
+    x = torch.tensor([c, c + 1.0, 1e4, 3e38 if dtype != torch.float64 else 1e300], dtype=dtype, requires_grad=True)
+    y = ops(x).safe_exp(x)
+    y.sum().backward()
+    assert torch.isfinite(y).all() and (y[1:] == big).all() and y[0] > big
+    assert torch.isfinite(x.grad).all() and (x.grad > 0).all()
+    inf = ops(x).safe_exp(torch.tensor([math.inf, -math.inf], dtype=dtype))
+    assert inf[0] == math.inf and inf[1] == 0.0  # +inf only where the true value is infinite
+    xn = x.detach().float().numpy() if dtype != torch.float64 else x.detach().numpy()
+    with np.errstate(over="raise"):
+        yn = ops(xn).safe_exp(xn)
+    assert np.isfinite(yn).all() and (yn[1:] == xn.dtype.type(np.finfo(xn.dtype).max / SATURATION_HEADROOM)).all()
+
+
+def test_fdiv_lower_bound_averages_saturated_terms_without_overflow():
+    # 64 critic outputs of 1e3 (float32): each q_term saturates at finfo.max/16; their plain sum (4·max)
+    # overflows, their mean is max/16 itself, so the bound is finite (1e3 − max/16)
+    from divkit._array import SATURATION_HEADROOM
+
+    big = torch.full((64,), 1e3, dtype=torch.float32, requires_grad=True)
+    v = dk.bounds.fdiv_lower_bound("kl", big, big)
+    v.backward()
+    assert torch.isfinite(v) and torch.isfinite(big.grad).all()
+    assert float(v) == pytest.approx(1e3 - float(torch.finfo(torch.float32).max) / SATURATION_HEADROOM, rel=1e-6)
 
 
 @settings(max_examples=40)
