@@ -59,7 +59,8 @@ __all__ = ["BatchedTrainer", "batch_key", "batch_blockers"]
 
 #: fields every run of one batch must share (the architecture and the shape of the loop)
 SHARED_FIELDS = ("data", "data_path", "image_size", "model", "z_dim", "hidden", "layers", "width", "steps",
-                 "batch_size", "n_critic", "pack", "device", "eval_samples", "train_set")
+                 "batch_size", "n_critic", "pack", "device", "eval_samples", "train_set", "spectral_norm",
+                 "spectral_norm_g")
 
 
 def batch_key(cfg: TrainConfig) -> tuple:
@@ -70,7 +71,7 @@ def batch_key(cfg: TrainConfig) -> tuple:
 def batch_blockers(cfg: TrainConfig) -> list[str]:
     """Why `cfg` cannot be trained by the batched engine ([] = it can); each entry names the field."""
     out = []
-    for name, off in (("spectral_norm", False), ("spectral_norm_g", False), ("self_attention", 0),
+    for name, off in (("self_attention", 0),
                       ("unrolled_steps", 0), ("mine_beta", 0.0), ("conditional", "none"),
                       ("msg", False), ("compile", False), ("bf16", False), ("channels_last", False)):
         if getattr(cfg, name) != off:
@@ -144,9 +145,15 @@ class BatchedTrainer:
         self.d_param_names = [k for k, _ in D.named_parameters()]
         gs, ds = stack_state_dicts(g_states), stack_state_dicts(d_states)
         dev = self.device
+        # spectral norm's "<name>_sn_stale" flags are state of the power iteration, not tensors of the net:
+        # StackedNet tracks them per stacked weight (build_models leaves every run's u, v current)
+        g_stale, d_stale = _pop_stale_flags(gs, self.G_net), _pop_stale_flags(ds, self.D_net)
         self.gp = {k: gs[k].to(dev).requires_grad_(True) for k in self.g_param_names}
         self.g_buf = {k: v.to(dev) for k, v in gs.items() if k not in self.gp}
         self.dp = {k: ds[k].to(dev).requires_grad_(True) for k in self.d_param_names}
+        self.d_buf = {k: v.to(dev) for k, v in ds.items() if k not in self.dp}  # spectral norm's u, v
+        self.G_net.sn_set_stale(self.gp, g_stale)
+        self.D_net.sn_set_stale(self.dp, d_stale)
         self.dtype = next(iter(self.gp.values())).dtype
 
         # ---- per-run hyperparameters
@@ -216,14 +223,18 @@ class BatchedTrainer:
 
     # ------------------------------------------------------------------ networks
     def _G(self, z, params=None, train=True, update_stats=True):
-        return self.G_net(self.gp if params is None else params, z, self.g_buf, train, update_stats)
+        """Training-mode forwards run the spectral-norm power iteration of changed weights (live runs only),
+        as the generator's hooks do in the trainer (the first forward of a step after the generator's update)."""
+        return self.G_net(self.gp if params is None else params, z, self.g_buf, train, update_stats, self.alive)
 
     def _D(self, x, params=None):
-        """x (R, n, d) → V (R, n/m): PacGAN packs m consecutive samples along the features."""
+        """x (R, n, d) → V (R, n/m): PacGAN packs m consecutive samples along the features. Every call is a
+        training-mode forward (spectral norm: the first one after a critic update iterates, as in the trainer:
+        the real forward of critic steps 2..n_critic and the generator step's forward)."""
         R, n, d = x.shape
         if self.m > 1:
             x = x.reshape(R, n // self.m, self.m * d)
-        return self.D_net(self.dp if params is None else params, x).squeeze(-1)
+        return self.D_net(self.dp if params is None else params, x, self.d_buf, active=self.alive).squeeze(-1)
 
     # ------------------------------------------------------------------ losses per run
     def _critic_losses(self, v_real, v_fake):
@@ -482,8 +493,11 @@ class BatchedTrainer:
         """Run r as a `gan.trainer.Trainer` checkpoint (its RNG: the run's own stream; numpy/python: current)."""
         c = self.configs[r]
         g = unstack_state_dict({**self.gp, **self.g_buf}, r)
+        g.update(_stale_flags(self.G_net.sn_stale(self.gp)))
         g = {k: g[k] for k in self._G_template.state_dict()}
-        d = unstack_state_dict(self.dp, r)
+        d = unstack_state_dict({**self.dp, **self.d_buf}, r)
+        d.update(_stale_flags(self.D_net.sn_stale(self.dp)))
+        d = {k: d[k] for k in self._D_template.state_dict()}
         rng = ckpt_mod.rng_state()
         rng["torch"] = self.gens[r].get_state()
         s = {"format": ckpt_mod.FORMAT, "step": self.step, "config": c.to_dict(), "generator": g, "critic": d,
@@ -491,6 +505,9 @@ class BatchedTrainer:
              "rng": rng}
         if c.ema_decay > 0:
             e = unstack_state_dict({**self.ema, **self.ema_buf}, r)
+            # the trainer's EMA copy never iterates (eval mode) and never holds u, v iterated for its own
+            # weights: its hooks always save "stale"
+            e.update(_stale_flags({k: True for k in self.G_net.sn}))
             s["ema"] = {**{"ema." + k: e[k] for k in self._G_template.state_dict()},
                         "updates": torch.tensor(int(self.opt_g.steps[r]))}
         return s
@@ -499,7 +516,8 @@ class BatchedTrainer:
         return {"format": ckpt_mod.FORMAT, "kind": "batched", "step": self.step,
                 "configs": [c.to_dict() for c in self.configs],
                 "gp": {k: v.detach() for k, v in self.gp.items()}, "g_buf": self.g_buf,
-                "dp": {k: v.detach() for k, v in self.dp.items()},
+                "dp": {k: v.detach() for k, v in self.dp.items()}, "d_buf": self.d_buf,
+                "sn_stale": {"G": self.G_net.sn_stale(self.gp), "D": self.D_net.sn_stale(self.dp)},
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "ema": self.ema, "ema_buf": self.ema_buf, "gens": [g.get_state() for g in self.gens],
                 "alive": self.alive, "failed": [f or "" for f in self.failed]}
@@ -521,6 +539,8 @@ class BatchedTrainer:
                 self.dp[k].copy_(c["dp"][k])
             for k in self.g_buf:
                 self.g_buf[k].copy_(c["g_buf"][k])
+            for k in self.d_buf:
+                self.d_buf[k].copy_(c["d_buf"][k])
             if self.ema is not None:
                 for k in self.ema:
                     self.ema[k].copy_(c["ema"][k])
@@ -533,3 +553,23 @@ class BatchedTrainer:
         self.alive = c["alive"].clone()
         self.failed = [f or None for f in c["failed"]]
         self.step = int(c["step"])
+        # after the in-place copies above (which bump the weights' versions): u, v current or not as saved
+        sn = c.get("sn_stale", {"G": {}, "D": {}})
+        self.G_net.sn_set_stale(self.gp, sn["G"])
+        self.D_net.sn_set_stale(self.dp, sn["D"])
+
+
+def _pop_stale_flags(stacked: dict, net: StackedNet) -> dict[str, bool]:
+    """Remove the stacked "<name>_sn_stale" flags (R,) from `stacked`; {weight key: stale} per stacked weight."""
+    out = {}
+    for k in net.sn:
+        flags = stacked.pop(k[: -len("_orig")] + "_sn_stale")
+        if bool(flags.any()) != bool(flags.all()):
+            raise ValueError(f"the runs' spectral-norm states of {k} differ (some current, some stale)")
+        out[k] = bool(flags.all())
+    return out
+
+
+def _stale_flags(stale: dict[str, bool]) -> dict[str, torch.Tensor]:
+    """{weight key "<name>_orig": stale} → the hook's state-dict entries {"<name>_sn_stale": bool tensor}."""
+    return {k[: -len("_orig")] + "_sn_stale": torch.tensor(bool(v)) for k, v in stale.items()}
