@@ -508,8 +508,9 @@ class BatchedTrainer:
             # the trainer's EMA copy never iterates (eval mode) and never holds u, v iterated for its own
             # weights: its hooks always save "stale"
             e.update(_stale_flags({k: True for k in self.G_net.sn}))
-            s["ema"] = {**{"ema." + k: e[k] for k in self._G_template.state_dict()},
-                        "updates": torch.tensor(int(self.opt_g.steps[r]))}
+            # GeneratorEMA.state_dict's order: its own buffer, then the copy's entries
+            s["ema"] = {"updates": torch.tensor(int(self.opt_g.steps[r])),
+                        **{"ema." + k: e[k] for k in self._G_template.state_dict()}}
         return s
 
     def state(self) -> dict:

@@ -69,6 +69,7 @@ class StackedNet:
         #: at its last power iteration (None: iterate on the next training forward)
         self.sn: dict[str, tuple[str, str, float]] = {}
         self._sn_seen: dict[str, tuple[int, int] | None] = {}
+        self.sn_iterations: dict[str, int] = {}  # power iterations run by this net per weight (the hook's count)
         for i, m in enumerate(seq):
             p = f"{prefix}{i}."
             if isinstance(m, nn.Linear):
@@ -102,6 +103,7 @@ class StackedNet:
         key = p + "weight_orig"
         self.sn[key] = (p + "weight_u", p + "weight_v", float(hook.eps))
         self._sn_seen[key] = None
+        self.sn_iterations[key] = 0
         return key
 
     def _sn_weight(self, key, params, buffers, train, active):
@@ -120,6 +122,7 @@ class StackedNet:
                     u_new = torch.where(active.unsqueeze(-1), u_new, u)
                 u.copy_(u_new)
             self._sn_seen[key] = (w.data_ptr(), w._version)
+            self.sn_iterations[key] += 1
         # σ_r = u_rᵀ W_r v_r with u, v constants (clones: a later in-place iteration must not touch the graph)
         uc, vc = u.detach().clone(), v.detach().clone()
         sigma = (uc * torch.bmm(w, vc.unsqueeze(-1)).squeeze(-1)).sum(-1)
