@@ -89,7 +89,7 @@ def time_batched(cfgs, steps, threads, warm=3, sync=None):
 
 def memory_per_run(bt) -> tuple[float, float]:
     """(persistent bytes per run, autograd-saved bytes per run for one critic loss)."""
-    tensors = list(bt.gp.values()) + list(bt.dp.values()) + list(bt.g_buf.values())
+    tensors = list(bt.gp.values()) + list(bt.dp.values()) + list(bt.g_buf.values()) + list(bt.d_buf.values())
     for opt in (bt.opt_g, bt.opt_d):
         tensors += list(opt.exp_avg.values()) + list(opt.exp_avg_sq.values())
     if bt.ema is not None:

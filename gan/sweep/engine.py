@@ -3,7 +3,9 @@
 `BatchedTrainer(configs)` takes R `TrainConfig`s that share the architecture and the loop shape (`batch_key`)
 and differ in anything `batch_blockers` accepts: seed, divergence and generator loss (runs are grouped by
 loss object), learning rates and Adam betas (per-run tensors), label smoothing, instance noise (and its
-anneal), R1 / R2 / gradient-penalty weights (and the wgan_gp loss), WGAN clipping, EMA decay. Each run follows exactly the computation of
+anneal), R1 / R2 / gradient-penalty weights (and the wgan_gp loss), WGAN clipping, EMA decay. Spectral
+normalisation of the critic and/or the generator (MLP and PacGAN nets, maxout layers included) batches too;
+whether it is on is part of the architecture (`batch_key`). Each run follows exactly the computation of
 `gan.trainer.Trainer` on its own config:
 
 - the same initial weights (each run's models are built by `gan.models.build.build_models` after
@@ -14,16 +16,25 @@ anneal), R1 / R2 / gradient-penalty weights (and the wgan_gp loss), WGAN clippin
   fake batch (when σ_t ≠ 0); then z (and noise) of the generator step;
 - the same losses (`gan.losses` objects, evaluated per run), the same penalties, Adam per run
   (`gan.sweep.adam.BatchedAdam`, equal to `torch.optim.Adam`), the same EMA, the same evaluation noise and
-  metrics (`gan.metrics.mode_metrics` on `eval_samples` samples from z ~ N(0, I) seeded by seed + 1).
+  metrics (`gan.metrics.mode_metrics` on `eval_samples` samples from z ~ N(0, I) seeded by seed + 1);
+- spectral norm: the same power iterations at the same moments as the trainer's hooks
+  (`gan.layers.spectral_norm`: the first training-mode forward after a weight update, `StackedNet` on the
+  stacked W, u, v). Per step that is, for the critic, one iteration per critic update (in the real forward of
+  critic steps 2..n_critic and in the generator step's forward; the real/fake and penalty forwards of one
+  step share it), and for the generator one in the first critic step's forward (after the previous step's
+  update); never in eval mode (samples, metrics), and the EMA copy uses the live u, v as `GeneratorEMA` does.
 
 So a run's result does not depend on which runs share its batch, and equals the solo run up to the rounding of
 batched matmuls (tested in float64 to ≤ 1e-9 after 200 steps, tests/gan/test_sweep.py).
 
 A run whose critic or generator loss becomes non-finite is frozen (its parameters, moments and RNG stay where
 the solo trainer would have raised `NonFiniteLossError`) and reported in `failed` with the trainer's message;
-the others go on. `save` / `load` checkpoint the whole batch (atomic, `gan.checkpoint`); `finish` writes each
-run's folder as the trainer would (config.json, metrics.jsonl, summary.json, samples.npy, samples.png and a
-trainer-format checkpoint.pt, so `gan eval RUN` and `Trainer(cfg, resume=True)` work on it).
+the others go on (a frozen run's u, v are not iterated again). `save` / `load` checkpoint the whole batch
+(atomic, `gan.checkpoint`; spectral norm's u, v and whether they are current for the saved weights, so a resumed
+batch does the iterations of an uninterrupted one); `finish` writes each run's folder as the trainer would
+(config.json, metrics.jsonl, summary.json, samples.npy, samples.png and a trainer-format checkpoint.pt with
+``<name>_orig``, ``_u``, ``_v`` and ``_sn_stale`` entries, so `gan eval RUN` and `Trainer(cfg, resume=True)`
+work on it).
 """
 from __future__ import annotations
 

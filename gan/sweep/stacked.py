@@ -24,8 +24,11 @@ stacked ``<name>_orig`` W (R, out, in) with the power-iteration vectors u (R, ou
 and the iteration runs on the first training-mode forward after the stacked weight changed (its data pointer
 and in-place version counter differ from those seen at the last iteration, as the hook compares the module's
 weight; detached views share both), never in eval mode. `active` (R,) bool masks it: an inactive run's u, v
-are left as they are. `sn_stale` / `sn_set_stale` read and restore that state for checkpoints (the hook's
-``<name>_sn_stale`` flag).
+are left as they are. The change is tracked per stack, not per run: an in-place write to one run's slice
+counts as a change of every run (the engine only writes whole stacks, by the optimiser step that changes
+every run's weights; writes through ``.data`` go unnoticed, as with the hook). `sn_stale` / `sn_set_stale`
+read and restore that state for checkpoints (the hook's ``<name>_sn_stale`` flag); `sn_iterations` counts
+the iterations per weight (the hook's ``<name>_sn_iterations``).
 """
 from __future__ import annotations
 
@@ -99,7 +102,8 @@ class StackedNet:
             return p + "weight"
         hook = hooks["weight"]
         if hook.dim != 0:
-            raise TypeError(f"StackedNet batches spectral norm of a Linear's weight over dim 0 only; got dim {hook.dim}")
+            raise TypeError(f"StackedNet batches spectral norm of a Linear's weight over dim 0 only; "
+                            f"got dim {hook.dim}")
         key = p + "weight_orig"
         self.sn[key] = (p + "weight_u", p + "weight_v", float(hook.eps))
         self._sn_seen[key] = None
