@@ -5,7 +5,8 @@ and differ in anything `batch_blockers` accepts: seed, divergence and generator 
 loss object), learning rates and Adam betas (per-run tensors), label smoothing, instance noise (and its
 anneal), R1 / R2 / gradient-penalty weights (and the wgan_gp loss), WGAN clipping, EMA decay. Spectral
 normalisation of the critic and/or the generator (MLP and PacGAN nets, maxout layers included) batches too;
-whether it is on is part of the architecture (`batch_key`). Each run follows exactly the computation of
+whether it is on is part of the architecture (`batch_key`) — except a normalised critic under WGAN weight
+clipping, which trains alone (`batch_blockers` says why). Each run follows exactly the computation of
 `gan.trainer.Trainer` on its own config:
 
 - the same initial weights (each run's models are built by `gan.models.build.build_models` after
@@ -91,7 +92,19 @@ def batch_blockers(cfg: TrainConfig) -> list[str]:
         out.append(f"data={cfg.data!r} (images: the batched engine trains 2-D MLPs)")
     if cfg.model not in ("auto", "mlp", "pacgan"):
         out.append(f"model={cfg.model!r}")
+    if cfg.spectral_norm and _clips_weights(cfg):
+        # the engine does the trainer's computation, but weight clipping of a normalised critic amplifies the
+        # rounding of batched products (1e-16 → 3e-9 in 200 float64 steps at seed 0, n_critic 2), above the
+        # 1e-9 the equivalence tests ask for; the other losses stay ≤ 1e-13 (tests/gan/test_sweep_spectral_norm.py)
+        out.append(f"spectral_norm=True with divergence={cfg.divergence!r} (weight clipping of a normalised "
+                   f"critic is not reproduced to 1e-9)")
     return out
+
+
+def _clips_weights(cfg: TrainConfig) -> bool:
+    """Does the run's loss clip the critic's weights after each update (WGAN without a penalty)?"""
+    loss = losses_mod.get(cfg.divergence, cfg.generator_loss, **losses_mod.config_kwargs(cfg))
+    return isinstance(loss, WGANLoss) and not loss.needs_critic_penalty
 
 
 class BatchedTrainer:
