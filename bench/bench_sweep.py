@@ -10,7 +10,9 @@ stacked-matmul (torch.bmm) forward+backward of the critic against torch.func.vma
 same stacked weights, and memory per run (persistent state: weights, Adam moments, EMA; plus the tensors
 autograd saves for one critic step). GPU rows when CUDA is available.
 
-    PYTHONPATH=$PWD python bench/bench_sweep.py [--quick]
+    PYTHONPATH=$PWD python bench/bench_sweep.py [--quick] [--spectral-norm]
+
+`--spectral-norm`: the same runs with spectral normalisation of the critic and the generator (both engines).
 """
 from __future__ import annotations
 
@@ -31,9 +33,10 @@ R, HIDDEN, LAYERS, BATCH, ZDIM = 64, 128, 2, 256, 16
 LOSSES = ("gan", "kl", "pearson", "hinge")
 
 
-def configs(tmp, device="cpu"):
+def configs(tmp, device="cpu", sn=False):
     base = TrainConfig(data="ring8", hidden=HIDDEN, layers=LAYERS, batch_size=BATCH, z_dim=ZDIM, steps=10 ** 6,
-                       progress=False, log_every=0, sample_every=0, checkpoint_every=0, device=device)
+                       progress=False, log_every=0, sample_every=0, checkpoint_every=0, device=device,
+                       spectral_norm=sn, spectral_norm_g=sn)
     return [dataclasses.replace(base, divergence=LOSSES[r % 4], seed=r, out=os.path.join(tmp, f"r{r}"))
             for r in range(R)]
 
@@ -89,7 +92,7 @@ def time_batched(cfgs, steps, threads, warm=3, sync=None):
 
 def memory_per_run(bt) -> tuple[float, float]:
     """(persistent bytes per run, autograd-saved bytes per run for one critic loss)."""
-    tensors = list(bt.gp.values()) + list(bt.dp.values()) + list(bt.g_buf.values())
+    tensors = list(bt.gp.values()) + list(bt.dp.values()) + list(bt.g_buf.values()) + list(bt.d_buf.values())
     for opt in (bt.opt_g, bt.opt_d):
         tensors += list(opt.exp_avg.values()) + list(opt.exp_avg_sq.values())
     if bt.ema is not None:
@@ -164,14 +167,17 @@ def bmm_vs_vmap(reps=10):
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer timed steps")
+    ap.add_argument("--spectral-norm", action="store_true", help="spectral norm on the critic and the generator")
     args = ap.parse_args(argv)
     solo_runs, solo_steps, b_steps = (2, 20, 5) if args.quick else (4, 40, 15)
     macs = macs_per_run_step()
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
     print(f"R = {R} ring8 runs, MLP {LAYERS}×{HIDDEN}, batch {BATCH}, z_dim {ZDIM}, losses {LOSSES} × {R // 4} seeds; "
-          f"{2 * macs / 1e6:.0f} MFLOP per run-step; torch {torch.__version__}, {os.cpu_count()} CPUs")
+          f"{2 * macs / 1e6:.0f} MFLOP per run-step (without spectral norm's power iterations); "
+          f"spectral norm {'on (critic and generator)' if args.spectral_norm else 'off'}; "
+          f"torch {torch.__version__}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as tmp:
-        cfgs = configs(tmp)
+        cfgs = configs(tmp, sn=args.spectral_norm)
         solo = time_solo(cfgs, solo_runs, solo_steps)
         rows = [("solo trainer, 1 thread (baseline)", solo * R, 1.0, solo_runs)]
         bt = None
@@ -204,7 +210,7 @@ def main(argv=None):
               f"{vs['bmm'] * 1e3:.1f} ms, vmap(functional_call) {vs['vmap'] * 1e3:.1f} ms "
               f"(bmm {vs['vmap'] / vs['bmm']:.2f}× faster)")
         if torch.cuda.is_available():
-            gcfgs = configs(tmp, device="cuda")
+            gcfgs = configs(tmp, device="cuda", sn=args.spectral_norm)
             dt, _ = time_batched(gcfgs, b_steps * 4, 1, sync=torch.cuda.synchronize)
             print(f"| batched engine, {torch.cuda.get_device_name()} | {dt:.4f} | {R / dt:.0f} | "
                   f"{2 * macs * R / dt / 1e9:.1f} | {solo * R / dt:.1f}× |")

@@ -13,10 +13,27 @@ BatchNorm1d normalises each run's batch with its own statistics (mean and biased
 `nn.BatchNorm1d` in train mode; running statistics updated with momentum 0.1 and the unbiased variance; eval
 mode uses them), Maxout takes the max over its k pieces. Nothing mixes runs, so run r's outputs and gradients
 are those of the module alone (up to the summation order of the batched matmul, ~1 ulp per op).
+
+A Linear (or a Maxout's Linear) under `gan.layers.spectral_norm` becomes a spectrally normalised affine op on the
+stacked ``<name>_orig`` W (R, out, in) with the power-iteration vectors u (R, out), v (R, in) kept in `buffers`
+(``<name>_u``, ``<name>_v``, the module's state-dict names): per run, as `SpectralNormHook` does,
+
+    v ← normalize(Wᵀu),  u ← normalize(W v)   (F.normalize, the hook's ε; v first, then u),
+    σ = uᵀ W v  (u, v constants: differentiable in W only),   y = x (W/σ)ᵀ + b,
+
+and the iteration runs on the first training-mode forward after the stacked weight changed (its data pointer
+and in-place version counter differ from those seen at the last iteration, as the hook compares the module's
+weight; detached views share both), never in eval mode. `active` (R,) bool masks it: an inactive run's u, v
+are left as they are. The change is tracked per stack, not per run: an in-place write to one run's slice
+counts as a change of every run (the engine only writes whole stacks, by the optimiser step that changes
+every run's weights; writes through ``.data`` go unnoticed, as with the hook). `sn_stale` / `sn_set_stale`
+read and restore that state for checkpoints (the hook's ``<name>_sn_stale`` flag); `sn_iterations` counts
+the iterations per weight (the hook's ``<name>_sn_iterations``).
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..models.maxout import Maxout
@@ -51,14 +68,19 @@ class StackedNet:
 
     def __init__(self, seq: nn.Sequential, prefix: str = ""):
         self.ops = []
+        #: spectral norm per normalised weight key: (u key, v key, ε); and the (data_ptr, version) of the weight
+        #: at its last power iteration (None: iterate on the next training forward)
+        self.sn: dict[str, tuple[str, str, float]] = {}
+        self._sn_seen: dict[str, tuple[int, int] | None] = {}
+        self.sn_iterations: dict[str, int] = {}  # power iterations run by this net per weight (the hook's count)
         for i, m in enumerate(seq):
             p = f"{prefix}{i}."
             if isinstance(m, nn.Linear):
-                self.ops.append(("linear", p + "weight", p + "bias" if m.bias is not None else None))
+                self.ops.append(("linear", self._weight_key(m, p), p + "bias" if m.bias is not None else None))
             elif isinstance(m, Maxout):
                 lin = m.linear
-                self.ops.append(("maxout", p + "linear.weight", p + "linear.bias" if lin.bias is not None else None,
-                                 m.pieces))
+                self.ops.append(("maxout", self._weight_key(lin, p + "linear."),
+                                 p + "linear.bias" if lin.bias is not None else None, m.pieces))
             elif isinstance(m, nn.ReLU):
                 self.ops.append(("relu",))
             elif isinstance(m, nn.LeakyReLU):
@@ -71,6 +93,54 @@ class StackedNet:
                 raise TypeError(f"StackedNet cannot batch a {type(m).__name__} layer (supported: Linear, ReLU, "
                                 f"LeakyReLU, BatchNorm1d, Maxout)")
 
+    def _weight_key(self, lin: nn.Linear, p: str) -> str:
+        """State-dict key of a Linear's weight: ``weight``, or ``weight_orig`` under spectral norm (registered)."""
+        hooks = lin.__dict__.get("_sn_hooks", {})
+        if set(hooks) - {"weight"}:
+            raise TypeError(f"StackedNet cannot batch spectral norm on {sorted(hooks)} of a Linear (only its weight)")
+        if "weight" not in hooks:
+            return p + "weight"
+        hook = hooks["weight"]
+        if hook.dim != 0:
+            raise TypeError(f"StackedNet batches spectral norm of a Linear's weight over dim 0 only; "
+                            f"got dim {hook.dim}")
+        key = p + "weight_orig"
+        self.sn[key] = (p + "weight_u", p + "weight_v", float(hook.eps))
+        self._sn_seen[key] = None
+        self.sn_iterations[key] = 0
+        return key
+
+    def _sn_weight(self, key, params, buffers, train, active):
+        """W/σ for the normalised weight `key` (R, out, in), after the power iteration the hook would run."""
+        w = params[key]
+        uk, vk, eps = self.sn[key]
+        u, v = buffers[uk], buffers[vk]
+        if train and self._sn_seen[key] != (w.data_ptr(), w._version):
+            with torch.no_grad():
+                v_new = F.normalize(torch.bmm(w.transpose(1, 2), u.unsqueeze(-1)).squeeze(-1), dim=-1, eps=eps)
+                if active is not None:
+                    v_new = torch.where(active.unsqueeze(-1), v_new, v)
+                v.copy_(v_new)
+                u_new = F.normalize(torch.bmm(w, v.unsqueeze(-1)).squeeze(-1), dim=-1, eps=eps)
+                if active is not None:
+                    u_new = torch.where(active.unsqueeze(-1), u_new, u)
+                u.copy_(u_new)
+            self._sn_seen[key] = (w.data_ptr(), w._version)
+            self.sn_iterations[key] += 1
+        # σ_r = u_rᵀ W_r v_r with u, v constants (clones: a later in-place iteration must not touch the graph)
+        uc, vc = u.detach().clone(), v.detach().clone()
+        sigma = (uc * torch.bmm(w, vc.unsqueeze(-1)).squeeze(-1)).sum(-1)
+        return w / sigma.reshape(-1, 1, 1)
+
+    def sn_stale(self, params: dict) -> dict[str, bool]:
+        """{weight key: True when u, v were not iterated for the current stacked weight} (the hook's flag)."""
+        return {k: self._sn_seen[k] != (params[k].data_ptr(), params[k]._version) for k in self.sn}
+
+    def sn_set_stale(self, params: dict, stale: dict) -> None:
+        """Restore `sn_stale`'s state: current (no iteration before the weight's next change) or stale."""
+        for k in self.sn:
+            self._sn_seen[k] = None if bool(stale[k]) else (params[k].data_ptr(), params[k]._version)
+
     @staticmethod
     def _affine(x, w, b):
         # (R, B, in) @ (R, in, out) [+ (R, 1, out)]
@@ -78,16 +148,16 @@ class StackedNet:
         return torch.bmm(x, wt) if b is None else torch.baddbmm(b.unsqueeze(1), x, wt)
 
     def forward(self, params: dict, x: torch.Tensor, buffers: dict | None = None, train: bool = True,
-                update_stats: bool = True) -> torch.Tensor:
+                update_stats: bool = True, active: torch.Tensor | None = None) -> torch.Tensor:
         """x (R, B, F_in) → (R, B, F_out). BatchNorm: `train` uses batch statistics (and, with `update_stats`,
-        updates `buffers` in place); otherwise the running statistics in `buffers`."""
+        updates `buffers` in place); otherwise the running statistics in `buffers`. Spectral norm: `train` runs
+        the power iteration of a changed weight (u, v in `buffers`, runs with `active` False left alone)."""
         for op in self.ops:
             kind = op[0]
-            if kind == "linear":
-                x = self._affine(x, params[op[1]], None if op[2] is None else params[op[2]])
-            elif kind == "maxout":
-                y = self._affine(x, params[op[1]], None if op[2] is None else params[op[2]])
-                x = y.reshape(*y.shape[:-1], -1, op[3]).amax(-1)
+            if kind in ("linear", "maxout"):
+                w = (self._sn_weight(op[1], params, buffers, train, active) if op[1] in self.sn else params[op[1]])
+                y = self._affine(x, w, None if op[2] is None else params[op[2]])
+                x = y if kind == "linear" else y.reshape(*y.shape[:-1], -1, op[3]).amax(-1)
             elif kind == "relu":
                 x = torch.relu(x)
             elif kind == "leaky":

@@ -86,15 +86,17 @@ def test_compare_batches_what_it_can_says_what_it_cannot_and_matches_solo(tmp_pa
     torch.set_default_dtype(torch.float64)  # both engines then agree to ~1e-16 (tests/gan/test_sweep.py)
     try:
         base = TrainConfig(**{**BASE, "steps": 6, "progress": True})
-        variants = cmp.divergence_variants("kl,wgan_gp", ["nonsaturating"]) + [("sn", {"spectral_norm": True})]
+        # spectral norm batches (in its own batch: another architecture); unrolling cannot batch
+        variants = cmp.divergence_variants("kl,wgan_gp", ["nonsaturating"]) + [("sn", {"spectral_norm": True}),
+                                                                                ("unrolled", {"unrolled_steps": 2})]
         auto = cmp.run_variants(base, variants, 2, tmp_path / "a")
         err = capsys.readouterr().err
         solo = cmp.run_variants(base, variants, 2, tmp_path / "s", engine="solo")
     finally:
         torch.set_default_dtype(old)
-    assert "sn-s0: trained alone, not batched (spectral_norm=True)" in err
-    assert "4 in 1 batch(es), 2 alone" in err and "[6/6]" in err
-    assert [r.get("engine") for r in auto] == ["batched"] * 4 + [None] * 2
+    assert "unrolled-s0: trained alone, not batched (unrolled_steps=2)" in err and "sn-s0: trained alone" not in err
+    assert "6 in 2 batch(es), 2 alone" in err and "[8/8]" in err
+    assert [r.get("engine") for r in auto] == ["batched"] * 6 + [None] * 2
     for a, s in zip(auto, solo):
         assert (a["variant"], a["seed"], a["modes"]) == (s["variant"], s["seed"], s["modes"])
         assert a["hq_fraction"] == pytest.approx(s["hq_fraction"], abs=1e-12)
