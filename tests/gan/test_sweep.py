@@ -25,15 +25,6 @@ VARIANTS = [dict(seed=0), dict(seed=1, divergence="kl", generator_loss="saturati
             dict(seed=9, divergence="wgan_gp", gp_weight=5.0), dict(seed=10, gradient_penalty=1.0, r1=0.5)]
 
 
-@pytest.fixture
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    torch.set_num_threads(1)
-    yield
-    torch.set_default_dtype(old)
-
-
 def _cfgs(tmp_path, variants, tag, **kw):
     return [TrainConfig(**{**BASE, **kw, **v, "out": str(tmp_path / f"{tag}{i}")}) for i, v in enumerate(variants)]
 

@@ -23,15 +23,6 @@ VARIANTS = [dict(seed=0), dict(seed=1, divergence="hinge", r1=1.0, lr_d=3e-4),
             dict(seed=3, divergence="kl", r2=0.5, gradient_penalty=1.0, betas_d=(0.0, 0.9))]
 
 
-@pytest.fixture
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    torch.set_num_threads(1)
-    yield
-    torch.set_default_dtype(old)
-
-
 def _cfgs(tmp_path, variants, tag, **kw):
     return [TrainConfig(**{**BASE, **kw, **v, "out": str(tmp_path / f"{tag}{i}")}) for i, v in enumerate(variants)]
 
