@@ -111,8 +111,9 @@ def _cached_summary(cfg: TrainConfig) -> dict | None:
     try:
         raw = json.loads((run / "config.json").read_text())
         old = TrainConfig.from_dict(raw).validate()
-        failed = (run / FAILED_FILE).is_file()
-        summary = json.loads((run / (FAILED_FILE if failed else "summary.json")).read_text())
+        failure = json.loads((run / FAILED_FILE).read_text()) if (run / FAILED_FILE).is_file() else None
+        failed = failure is not None and failure.get("budget") == cfg.steps
+        summary = failure if failed else json.loads((run / "summary.json").read_text())
     except (OSError, ValueError, TypeError):
         return None
     # a run written before a field existed is not reused: its behaviour under that field's default is unknown
@@ -125,7 +126,7 @@ def _cached_summary(cfg: TrainConfig) -> dict | None:
     if a != b:
         return None
     if failed:  # a run that stopped on a non-finite loss is a finished result (deterministic: same config, same stop)
-        return _failed(summary.get("failed", "non-finite loss")) if summary.get("budget") == cfg.steps else None
+        return _failed(summary.get("failed", "non-finite loss"))
     return summary if summary.get("steps") == cfg.steps else None
 
 
@@ -235,6 +236,8 @@ def run_configs(runs: Sequence[tuple[str, TrainConfig]], out: str | os.PathLike,
             done[cfg.out] = rec
             if rec.get("failed"):
                 _record_failure(cfg, rec["failed"])
+            else:  # a failure of an earlier budget no longer describes this folder
+                (Path(cfg.out) / FAILED_FILE).unlink(missing_ok=True)
         ckpt.unlink(missing_ok=True)  # finished: each run folder now holds its own checkpoint.pt
         prog.finished(f"batch of {len(b)} ({b[0][0]} … {b[-1][0]})", "trained batched", len(b))
     if jobs > 1 and alone:

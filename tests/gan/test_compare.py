@@ -127,6 +127,14 @@ def test_a_run_that_failed_alone_is_a_finished_result_and_is_not_retrained(tmp_p
     longer = [(n, TrainConfig(**{**c.to_dict(), "steps": BASE["steps"] + 2})) for n, c in cfgs]
     cmp.run_configs(longer, tmp_path, engine="solo", progress=False)
     assert len(calls) == 4                               # another budget is another run
+    monkeypatch.undo()                                   # a third budget trains for real, batched: the stale
+    third = [(n, TrainConfig(**{**c.to_dict(), "steps": BASE["steps"] + 4})) for n, c in cfgs]  # failure goes
+    done = cmp.run_configs(third, tmp_path, progress=False)
+    assert not any(r["failed"] for r in done.values())
+    assert not any((tmp_path / c.out / "failed.json").exists() for _, c in third)
+    _forbid_training(monkeypatch)                        # and is reused, not retrained, on the next call
+    again = cmp.run_configs(third, tmp_path, progress=False)
+    assert {k: v["modes"] for k, v in again.items()} == {k: v["modes"] for k, v in done.items()}
 
 
 def test_a_run_that_failed_in_a_batch_is_reused(tmp_path, monkeypatch):
