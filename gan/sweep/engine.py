@@ -72,7 +72,19 @@ __all__ = ["BatchedTrainer", "batch_key", "batch_blockers"]
 #: fields every run of one batch must share (the architecture and the shape of the loop)
 SHARED_FIELDS = ("data", "data_path", "image_size", "model", "z_dim", "hidden", "layers", "width", "steps",
                  "batch_size", "n_critic", "pack", "device", "eval_samples", "train_set", "spectral_norm",
-                 "spectral_norm_g")
+                 "spectral_norm_g", "eval_every")
+#: fields the engine follows per run (each run of a batch may have its own value)
+PER_RUN_FIELDS = ("divergence", "generator_loss", "preset", "lr_g", "lr_d", "betas_g", "betas_d", "wgan_clip",
+                  "gp_weight", "label_smoothing", "instance_noise", "instance_noise_anneal", "r1", "r2",
+                  "gradient_penalty", "ema_decay", "seed", "out")
+#: fields that do not change what a toy run computes (how it is shown and saved), or only matter when a field
+#: `batch_blockers` refuses is on (images, unrolling, MINE, compile, BEGAN)
+INERT_FIELDS = ("progress", "log_every", "sample_every", "checkpoint_every", "channels", "mirror", "data_workers",
+                "unrolled_lr", "unrolled_optimizer", "mine_code_dim", "mine_critic", "mine_code", "compile_backend",
+                "lr_decay_every", "lr_decay_gamma", "plateau_factor", "began_gamma", "began_lambda_k")
+#: fields whose non-default value sends a run to the solo trainer (`batch_blockers`)
+BLOCKING_FIELDS = ("self_attention", "unrolled_steps", "mine_beta", "conditional", "msg", "compile", "bf16",
+                   "channels_last", "lr_decay", "plateau_patience", "keep_best", "tensorboard")
 
 
 def batch_key(cfg: TrainConfig) -> tuple:
@@ -92,6 +104,16 @@ def batch_blockers(cfg: TrainConfig) -> list[str]:
         out.append(f"data={cfg.data!r} (images: the batched engine trains 2-D MLPs)")
     if cfg.model not in ("auto", "mlp", "pacgan"):
         out.append(f"model={cfg.model!r}")
+    # run tools the engine does not reproduce per run: the trainer would change the learning rates, keep a
+    # best.pt or write TensorBoard events, so a batched run would silently differ from it
+    for name, off, what in (("lr_decay", "none", "learning-rate schedules"),
+                            ("plateau_patience", 0, "the plateau learning-rate rule"),
+                            ("keep_best", None, "best.pt selection"), ("tensorboard", False, "TensorBoard events")):
+        if getattr(cfg, name) != off:
+            out.append(f"{name}={getattr(cfg, name)!r} ({what} run in the solo trainer only)")
+    if getattr(losses_mod.get(cfg.divergence, cfg.generator_loss, **losses_mod.config_kwargs(cfg)),
+               "autoencoder_critic", False):
+        out.append(f"divergence={cfg.divergence!r} (an autoencoder critic with its own equilibrium state)")
     if cfg.spectral_norm and _clips_weights(cfg):
         # the engine does the trainer's computation, but weight clipping of a normalised critic amplifies the
         # rounding of batched products (1e-16 → 3e-9 in 200 float64 steps at seed 0, n_critic 2), above the
@@ -114,8 +136,8 @@ class BatchedTrainer:
       configs: the runs; all share `batch_key` and have no `batch_blockers`.
       dataset: overrides `config.data` (an object with `.sample(n, generator=...)`, `.shape`, mixtures `.means`).
       checkpoint: path of the batch checkpoint (None: no checkpoints); `resume=True` continues from it.
-      eval_every: every this many steps record each run's mode metrics (mixtures) in its metrics.jsonl (0: only
-        the final ones), for modes-vs-iteration curves.
+      eval_every: every this many steps record each run's mode metrics (mixtures) in its eval.jsonl, for
+        modes-vs-iteration curves (0: the configs' shared `eval_every`; 0 there too: only the final ones).
     """
 
     def __init__(self, configs: Sequence[TrainConfig], dataset: DataSet | None = None,
@@ -146,7 +168,7 @@ class BatchedTrainer:
         self.data = self.datas[0]
         self.n, self.z_dim, self.m, self.n_critic = c0.batch_size, c0.z_dim, c0.pack, c0.n_critic
         self.steps_total = c0.steps
-        self.eval_every = int(eval_every)
+        self.eval_every = int(eval_every) or int(c0.eval_every)
 
         # ---- models: built as the trainer builds them, one run at a time, then stacked
         saved_rng = torch.get_rng_state()

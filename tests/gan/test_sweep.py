@@ -166,6 +166,44 @@ def test_unbatchable_configs_are_named_and_mixed_shapes_refused(tmp_path):
         BatchedTrainer([TrainConfig(**BASE, out=str(tmp_path / "a")), TrainConfig(**BASE, out=str(tmp_path / "a"))])
 
 
+def test_every_config_field_is_followed_shared_inert_or_blocking():
+    # a field the engine neither follows per run, nor shares across the batch, nor refuses would be ignored in
+    # silence by a batched run (lr_decay, keep_best, plateau_patience and tensorboard once were): every
+    # TrainConfig field must be in exactly one of the engine's lists
+    from gan.sweep import engine
+
+    lists = (engine.SHARED_FIELDS, engine.PER_RUN_FIELDS, engine.INERT_FIELDS, engine.BLOCKING_FIELDS)
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    listed = [n for ls in lists for n in ls]
+    assert sorted(listed) == sorted(names), (set(names) - set(listed), set(listed) - set(names))
+
+
+@pytest.mark.parametrize("kw", [dict(lr_decay="cosine"), dict(plateau_patience=2, eval_every=5),
+                                dict(keep_best="modes", eval_every=5), dict(tensorboard=True),
+                                dict(divergence="began")])
+def test_run_tools_the_engine_does_not_reproduce_send_the_run_to_the_solo_trainer(tmp_path, kw):
+    from gan.compare import run_configs
+
+    cfg = TrainConfig(**{**BASE, **kw, "steps": 3, "out": str(tmp_path / "r")})
+    field = next(iter(kw))
+    assert any(b.startswith(field + "=") for b in batch_blockers(cfg)), batch_blockers(cfg)
+    if field == "tensorboard":
+        pytest.importorskip("torch.utils.tensorboard")
+    cfg2 = dataclasses.replace(cfg, seed=1, out=str(tmp_path / "r2"))
+    done = run_configs([("a", cfg), ("b", cfg2)], tmp_path, progress=False)
+    for c in (cfg, cfg2):  # trained by the trainer (a batched run would say engine "batched")
+        assert done[c.out].get("engine") != "batched"
+        assert json.loads((tmp_path / c.out / "summary.json").read_text())["steps"] == 3
+
+
+def test_the_configs_eval_every_is_honoured_by_the_engine(tmp_path):
+    cfgs = _cfgs(tmp_path, [dict(seed=0), dict(seed=1)], "e", steps=10, eval_every=5)
+    BatchedTrainer(cfgs).fit()
+    for c in cfgs:
+        rows = [json.loads(x) for x in open(f"{c.out}/eval.jsonl")]
+        assert [r["step"] for r in rows] == [5]  # the final step's metrics are the summary's
+
+
 def test_batched_adam_equals_torch_adam_per_run(float64):
     torch.manual_seed(0)
     lrs, b1, b2 = [1e-3, 3e-2, 1e-4], [0.0, 0.5, 0.9], [0.9, 0.999, 0.99]
