@@ -34,6 +34,7 @@ import numpy as np
 
 import divkit
 
+from . import checkpoint as ckpt_mod
 from . import run_folder
 from .config import TrainConfig
 from .losses import BASELINES, GENERATOR_LOSSES
@@ -104,6 +105,9 @@ def study_variants(name: str) -> list[tuple[str, dict]]:
 
 
 _NOT_AFFECTING_RESULTS = ("progress", "log_every", "sample_every", "checkpoint_every")
+#: compared configs also ignore where the folder was when it was written (a copied or moved comparison folder
+#: reuses its runs: the folder read is the one asked for)
+_IGNORED_IN_COMPARISON = (*_NOT_AFFECTING_RESULTS, "out")
 
 
 def _cached_summary(cfg: TrainConfig) -> dict | None:
@@ -121,13 +125,34 @@ def _cached_summary(cfg: TrainConfig) -> dict | None:
         return None
     new = dataclasses.replace(cfg).validate()
     a, b = old.to_dict(), new.to_dict()
-    for k in _NOT_AFFECTING_RESULTS:
+    for k in _IGNORED_IN_COMPARISON:
         a.pop(k), b.pop(k)
     if a != b:
         return None
     if failed:  # a run that stopped on a non-finite loss is a finished result (deterministic: same config, same stop)
         return _failed(summary.get("failed", "non-finite loss"))
     return summary if summary.get("steps") == cfg.steps else None
+
+
+def _continuable_step(cfg: TrainConfig) -> int:
+    """The step S of the checkpoint.pt in cfg's folder when cfg continues that run (0 < S < cfg.steps, its
+    config equal to cfg but for `steps` and the fields that do not change results, no failed.json), else 0:
+    a run trained to S steps is extended to cfg.steps instead of retrained (the result is the same)."""
+    run = Path(cfg.out)
+    if not (run / "checkpoint.pt").is_file() or (run / FAILED_FILE).is_file():
+        return 0
+    try:
+        ck = ckpt_mod.load(run / "checkpoint.pt")
+        old = TrainConfig.from_dict(ck["config"]).validate().to_dict()
+        step = int(ck["step"])
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError):
+        return 0
+    new = dataclasses.replace(cfg).validate().to_dict()
+    for k in (*_IGNORED_IN_COMPARISON, "steps"):
+        old.pop(k), new.pop(k)
+    if {f.name for f in dataclasses.fields(TrainConfig)} - set(ck["config"]) - set(_NOT_AFFECTING_RESULTS):
+        return 0  # saved before a field existed
+    return step if old == new and 0 < step < cfg.steps else 0
 
 
 #: written into a run folder whose training stopped on a non-finite loss: {"failed": message, "budget": steps}
@@ -220,18 +245,24 @@ def run_configs(runs: Sequence[tuple[str, TrainConfig]], out: str | os.PathLike,
             alone.append((label, cfg))
             if engine == "auto":
                 prog.say(f"{label}: trained alone, not batched ({'; '.join(why)})")
-        else:
-            groups.setdefault(batch_key(cfg), []).append((label, cfg))
-    batches = [g[i:i + max_batch] for g in groups.values() for i in range(0, len(g), max_batch)]
-    batches, singles = [b for b in batches if len(b) > 1], [b[0] for b in batches if len(b) == 1]
+        else:  # runs continued from one step train together (a batch has one step counter)
+            groups.setdefault((batch_key(cfg), _continuable_step(cfg) if reuse else 0), []).append((label, cfg))
+    batches = [(g[i:i + max_batch], start) for (_, start), g in groups.items() for i in range(0, len(g), max_batch)]
+    singles = [b[0] for b, _ in batches if len(b) == 1]
+    batches = [(b, start) for b, start in batches if len(b) > 1]
     alone += singles
-    prog.say(f"{len(runs)} runs: {len(done)} finished earlier, {sum(map(len, batches))} in {len(batches)} "
-             f"batch(es), {len(alone)} alone" + (f" in {jobs} processes" if jobs > 1 and alone else ""))
-    for b in batches:
+    n_cont = sum(len(b) for b, start in batches if start)
+    prog.say(f"{len(runs)} runs: {len(done)} finished earlier, {sum(len(b) for b, _ in batches)} in {len(batches)} "
+             f"batch(es)" + (f" ({n_cont} continued from their checkpoints)" if n_cont else "") +
+             f", {len(alone)} alone" + (f" in {jobs} processes" if jobs > 1 and alone else ""))
+    for b, start in batches:
         cfgs = [c for _, c in b]
         tag = hashlib.sha1("\n".join(c.out for c in cfgs).encode()).hexdigest()[:12]
         ckpt = out / "_batches" / f"{tag}.pt"
         bt = BatchedTrainer(cfgs, checkpoint=ckpt, resume=True, eval_every=eval_every)
+        if bt.step < start:  # no batch checkpoint further on: continue each run from its own
+            bt.load_runs([Path(c.out) / "checkpoint.pt" for c in cfgs])
+            prog.say(f"batch of {len(b)} ({b[0][0]} … {b[-1][0]}): continued from step {start}")
         for (label, cfg), rec in zip(b, bt.fit(progress=progress)):
             done[cfg.out] = rec
             if rec.get("failed"):
@@ -251,7 +282,10 @@ def run_configs(runs: Sequence[tuple[str, TrainConfig]], out: str | os.PathLike,
         return done
     for label, cfg in alone:
         try:
-            summary = Trainer(cfg, overwrite=True).fit()  # replaces a stale or unfinished run there
+            if reuse and _continuable_step(cfg):  # the trainer's own resume: extended, not retrained
+                summary = Trainer(cfg, resume=True).fit()
+            else:
+                summary = Trainer(cfg, overwrite=True).fit()  # replaces a stale or unfinished run there
             summary["failed"] = None
         except FloatingPointError as exc:
             summary = _failed(exc)

@@ -81,6 +81,29 @@ class BatchedAdam:
             self.exp_avg[k].copy_(s["exp_avg"][k])
             self.exp_avg_sq[k].copy_(s["exp_avg_sq"][k])
 
+    @torch.no_grad()
+    def load_runs(self, states: list[dict], names: list[str]) -> None:
+        """Run r's state from `states[r]`, a `torch.optim.Adam.state_dict()` over the parameters `names` (in
+        that order; the layout `run_state` writes). Step counts, moments and betas are loaded; the learning
+        rates stay this optimiser's (a continued run may change them, as a resumed trainer may)."""
+        if len(states) != len(self.steps):
+            raise ValueError(f"need one optimiser state per run ({len(self.steps)}), got {len(states)}")
+        for r, sd in enumerate(states):
+            group = sd["param_groups"][0]
+            self.beta1[r], self.beta2[r] = (float(b) for b in group["betas"])
+            state = sd["state"]
+            steps = {int(float(s["step"])) for s in state.values()}
+            if len(steps) > 1:
+                raise ValueError(f"run {r}'s optimiser state has parameters at different steps {sorted(steps)}")
+            self.steps[r] = steps.pop() if steps else 0
+            for i, k in enumerate(names):
+                if i in state:
+                    self.exp_avg[k][r].copy_(state[i]["exp_avg"])
+                    self.exp_avg_sq[k][r].copy_(state[i]["exp_avg_sq"])
+                else:  # never stepped
+                    self.exp_avg[k][r].zero_()
+                    self.exp_avg_sq[k][r].zero_()
+
     def run_state(self, r: int, names: list[str]) -> dict:
         """Run r's state in `torch.optim.Adam.state_dict()` layout (params numbered in `names` order)."""
         state = {i: {"step": torch.tensor(float(self.steps[r])), "exp_avg": self.exp_avg[k][r].clone(),

@@ -40,6 +40,7 @@ work on it).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from collections.abc import Sequence
@@ -444,7 +445,15 @@ class BatchedTrainer:
         for c in self.configs:
             Path(c.out).mkdir(parents=True, exist_ok=True)
             c.save(Path(c.out) / "config.json")
+            # the folder as it was at this step: records a stale or interrupted run wrote past it are dropped
+            # (appending to them would duplicate steps), as the trainer does on resume
+            run_folder.truncate_logs(c.out, self.step)
         logs = [open(Path(c.out) / "metrics.jsonl", "a", encoding="utf-8") for c in self.configs]
+        if (self.eval_every and 0 < self.step < self.steps_total and self.step % self.eval_every == 0
+                and not all(_has_eval(c.out, self.step) for c in self.configs)):
+            # continued from finished runs (`load_runs`): their last step's evaluation went into summary.json,
+            # not eval.jsonl; an uninterrupted run of this length logs it, so do it here (same weights, same z)
+            self._log_eval(logs, self.step, skip=[_has_eval(c.out, self.step) for c in self.configs])
         try:
             while self.step < self.steps_total:
                 losses = self.train_step()
@@ -475,12 +484,12 @@ class BatchedTrainer:
             for fh in logs:
                 fh.close()
 
-    def _log_eval(self, logs, s):
+    def _log_eval(self, logs, s, skip=None):
         if not hasattr(self.data, "means"):
             return
         x = self.generate()
         for r, c in enumerate(self.configs):
-            if self.failed[r] is not None:
+            if self.failed[r] is not None or (skip is not None and skip[r]):
                 continue
             m = mode_metrics(x[r], self.data.means, self.data.std)
             rec = {"step": s, "modes": m["modes"], "hq_fraction": m["hq_fraction"], "reverse_kl": m["reverse_kl"]}
@@ -576,9 +585,12 @@ class BatchedTrainer:
         c = ckpt_mod.load(path, map_location=self.device)
         if c.get("kind") != "batched":
             raise ValueError(f"{path} is not a batched-sweep checkpoint")
-        mine = [cfg.to_dict() for cfg in self.configs]
-        if c["configs"] != mine:
-            raise ValueError(f"{path} was written for other runs (configs differ); delete it or use another folder")
+        # the same runs, possibly with another step budget (a batch extended before it had finished)
+        drop = lambda d: {k: v for k, v in d.items() if k != "steps"}  # noqa: E731
+        mine = [drop(cfg.to_dict()) for cfg in self.configs]
+        if [drop(d) for d in c["configs"]] != mine or int(c["step"]) > self.steps_total:
+            raise ValueError(f"{path} was written for other runs (configs differ, or it is past steps="
+                             f"{self.steps_total}); delete it or use another folder")
         with torch.no_grad():
             for k in self.gp:
                 self.gp[k].copy_(c["gp"][k])
@@ -604,6 +616,79 @@ class BatchedTrainer:
         sn = c.get("sn_stale", {"G": {}, "D": {}})
         self.G_net.sn_set_stale(self.gp, sn["G"])
         self.D_net.sn_set_stale(self.dp, sn["D"])
+
+
+    def load_runs(self, paths: Sequence[str | os.PathLike]) -> None:
+        """Continue every run from its own trainer-format checkpoint (`paths[r]` for run r: the checkpoint.pt of
+        a finished or interrupted run, written by `gan.trainer.Trainer` or by `finish`), so a sweep trained to
+        S steps is extended to `steps` > S instead of retrained: the result equals an uninterrupted run of
+        `steps` (weights, moments, RNG stream, BatchNorm statistics, spectral norm's u, v and EMA are the
+        checkpoint's; nothing the engine computes depends on the total step count).
+
+        Every checkpoint must be at one step S ≤ steps, and its run's config equal to run r's config except
+        `steps` and the fields `gan.resume.MAY_CHANGE` allows (learning rates: the new ones are used from S on,
+        as a resumed trainer does). Raises ValueError naming the run otherwise."""
+        from .. import resume as resume_mod
+
+        paths = list(paths)
+        if len(paths) != self.R:
+            raise ValueError(f"load_runs needs one checkpoint per run ({self.R}), got {len(paths)}")
+        cks = []
+        for c, path in zip(self.configs, paths):
+            ck = ckpt_mod.load(path, map_location=self.device)
+            if "generator" not in ck or "opt_g" not in ck:
+                raise ValueError(f"{path} is not a run checkpoint (gan.trainer.Trainer format)")
+            try:
+                resume_mod.config_changes(ck["config"], c, int(ck["step"]))
+            except resume_mod.ResumeConfigError as exc:
+                raise ValueError(f"{path} belongs to another run than {c.out}: {exc}") from None
+            cks.append(ck)
+        steps = {int(ck["step"]) for ck in cks}
+        if len(steps) != 1:
+            raise ValueError(f"the checkpoints are at different steps {sorted(steps)}: continue runs of one step "
+                             f"as one batch")
+        stale = {}
+        with torch.no_grad():
+            for net, params, bufs, key in ((self.G_net, self.gp, self.g_buf, "generator"),
+                                           (self.D_net, self.dp, self.d_buf, "critic")):
+                st = stack_state_dicts([ck[key] for ck in cks])
+                stale[key] = _pop_stale_flags(st, net)
+                for k, t in (*params.items(), *bufs.items()):
+                    t.copy_(st[k])
+            for opt, names, key in ((self.opt_g, self.g_param_names, "opt_g"),
+                                    (self.opt_d, self.d_param_names, "opt_d")):
+                opt.load_runs([ck[key] for ck in cks], names)
+            if self.ema is not None:
+                for r, ck in enumerate(cks):
+                    if self.ema_decay[r] > 0:
+                        for k in self.ema:
+                            self.ema[k][r].copy_(ck["ema"]["ema." + k])
+                        for k in self.ema_buf:
+                            self.ema_buf[k][r].copy_(ck["ema"]["ema." + k])
+        for g, ck in zip(self.gens, cks):
+            g.set_state(ck["rng"]["torch"].cpu())
+        self.alive = torch.ones(self.R, dtype=torch.bool, device=self.device)
+        self.failed = [None] * self.R
+        self.step = steps.pop()
+        if self.step > self.steps_total:
+            raise ValueError(f"the checkpoints are at step {self.step}, past steps={self.steps_total}")
+        # after the in-place copies above: u, v current or not as each net's checkpoint says
+        self.G_net.sn_set_stale(self.gp, stale["generator"])
+        self.D_net.sn_set_stale(self.dp, stale["critic"])
+
+
+def _has_eval(out, step: int) -> bool:
+    """Does the run folder's eval.jsonl hold a record of `step`?"""
+    path = Path(out) / "eval.jsonl"
+    if not path.is_file():
+        return False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if json.loads(line).get("step") == step:
+                return True
+        except (ValueError, AttributeError):
+            continue
+    return False
 
 
 def _pop_stale_flags(stacked: dict, net: StackedNet) -> dict[str, bool]:

@@ -125,8 +125,15 @@ def test_checkpoint_resume_is_bit_identical(tmp_path, float64):
         assert torch.equal(full.gp[k], again.gp[k])
     for k in full.dp:
         assert torch.equal(full.dp[k], again.dp[k])
+    # another step budget is the same runs (an extended batch resumes), unless the checkpoint is past it
+    longer = BatchedTrainer(_cfgs(tmp_path, VARIANTS[:4], "d", steps=31), checkpoint=tmp_path / "batch.pt",
+                            resume=True)
+    assert longer.step == 30  # fit() saved its last step
     with pytest.raises(ValueError, match="other runs"):
-        BatchedTrainer(_cfgs(tmp_path, VARIANTS[:4], "d", steps=31), checkpoint=tmp_path / "batch.pt", resume=True)
+        BatchedTrainer(_cfgs(tmp_path, VARIANTS[:4], "d", steps=10), checkpoint=tmp_path / "batch.pt", resume=True)
+    with pytest.raises(ValueError, match="other runs"):
+        BatchedTrainer(_cfgs(tmp_path, VARIANTS[:4], "d", steps=30, lr_g=3e-4), checkpoint=tmp_path / "batch.pt",
+                       resume=True)
 
 
 def test_run_folders_are_the_trainers(tmp_path, float64):
