@@ -116,7 +116,10 @@ def _cached_summary(cfg: TrainConfig) -> dict | None:
         raw = json.loads((run / "config.json").read_text())
         old = TrainConfig.from_dict(raw).validate()
         failure = json.loads((run / FAILED_FILE).read_text()) if (run / FAILED_FILE).is_file() else None
-        failed = failure is not None and failure.get("budget") == cfg.steps
+        # the failure is this run's at any budget that reaches the failing step (nothing a run computes before
+        # it depends on the budget); a failure recorded without its step only at its own budget
+        failed = failure is not None and (failure.get("budget") == cfg.steps or (
+            isinstance(failure.get("step"), int) and failure["step"] <= cfg.steps))
         summary = failure if failed else json.loads((run / "summary.json").read_text())
     except (OSError, ValueError, TypeError):
         return None
@@ -125,7 +128,7 @@ def _cached_summary(cfg: TrainConfig) -> dict | None:
         return None
     new = dataclasses.replace(cfg).validate()
     a, b = old.to_dict(), new.to_dict()
-    for k in _IGNORED_IN_COMPARISON:
+    for k in (*_IGNORED_IN_COMPARISON, "steps"):  # the budget: summary.json or failed.json says
         a.pop(k), b.pop(k)
     if a != b:
         return None
@@ -159,12 +162,13 @@ def _continuable_step(cfg: TrainConfig) -> int:
 FAILED_FILE = "failed.json"
 
 
-def _record_failure(cfg: TrainConfig, message: str) -> None:
-    """Mark cfg's run folder as failed so that the next call reuses the failure instead of retraining it."""
+def _record_failure(cfg: TrainConfig, message: str, step: int | None = None) -> None:
+    """Mark cfg's run folder as failed (at `step`, when known) so that the next call reuses the failure instead
+    of retraining it."""
     out = Path(cfg.out)
     if out.is_dir() and (out / "config.json").is_file():
-        run_folder.write_text_atomic(out / FAILED_FILE, run_folder.dumps({"failed": message, "budget": cfg.steps},
-                                                                           indent=2) + "\n")
+        rec = {"failed": message, "budget": cfg.steps, **({"step": int(step)} if step is not None else {})}
+        run_folder.write_text_atomic(out / FAILED_FILE, run_folder.dumps(rec, indent=2) + "\n")
 
 
 class _Progress:
@@ -266,7 +270,7 @@ def run_configs(runs: Sequence[tuple[str, TrainConfig]], out: str | os.PathLike,
         for (label, cfg), rec in zip(b, bt.fit(progress=progress)):
             done[cfg.out] = rec
             if rec.get("failed"):
-                _record_failure(cfg, rec["failed"])
+                _record_failure(cfg, rec["failed"], rec.get("failed_step"))
             else:  # a failure of an earlier budget no longer describes this folder
                 (Path(cfg.out) / FAILED_FILE).unlink(missing_ok=True)
         ckpt.unlink(missing_ok=True)  # finished: each run folder now holds its own checkpoint.pt
@@ -289,7 +293,7 @@ def run_configs(runs: Sequence[tuple[str, TrainConfig]], out: str | os.PathLike,
             summary["failed"] = None
         except FloatingPointError as exc:
             summary = _failed(exc)
-            _record_failure(cfg, summary["failed"])
+            _record_failure(cfg, summary["failed"], getattr(exc, "step", None))
         done[cfg.out] = summary
         prog.finished(label, "trained" if summary["failed"] is None else "failed (non-finite loss)")
     return done

@@ -232,6 +232,7 @@ class BatchedTrainer:
             self.groups.append((loss, torch.tensor(idx, device=dev)))
         self.alive = torch.ones(R, dtype=torch.bool, device=dev)
         self.failed: list[str | None] = [None] * R
+        self.failed_step: list[int | None] = [None] * R  # the step whose loss was non-finite
         self.step = 0
         # evaluation noise: the trainer's z_plot (its own generator, seed + 1)
         self.z_plot = torch.stack([torch.randn(c.eval_samples, c.z_dim, generator=torch.Generator().manual_seed(
@@ -360,6 +361,7 @@ class BatchedTrainer:
     def _freeze(self, bad: torch.Tensor, what: str, values: torch.Tensor) -> None:
         for r in torch.nonzero(bad).flatten().tolist():
             self.failed[r] = str(NonFiniteLossError(self.step + 1, what, float(values[r])))
+            self.failed_step[r] = self.step + 1
         self.alive &= ~bad
 
     # ------------------------------------------------------------------ one step
@@ -456,6 +458,8 @@ class BatchedTrainer:
             self._log_eval(logs, self.step, skip=[_has_eval(c.out, self.step) for c in self.configs])
         try:
             while self.step < self.steps_total:
+                if not bool(self.alive.any()):  # every run frozen: nothing left to train
+                    break
                 losses = self.train_step()
                 s = self.step
                 if bar is not None:
@@ -525,7 +529,7 @@ class BatchedTrainer:
             if self.failed[r] is not None:
                 records.append({"steps": self.step, "divergence": c.divergence, "generator_loss": c.generator_loss,
                                 "modes": 0, "hq_fraction": 0.0, "reverse_kl": math.nan, "failed": self.failed[r],
-                                "engine": "batched"})
+                                "failed_step": self.failed_step[r], "engine": "batched"})
                 continue
             xr = x[r]
             np.save(out / "samples.npy", xr.numpy())
@@ -576,7 +580,8 @@ class BatchedTrainer:
                 "sn_stale": {"G": self.G_net.sn_stale(self.gp), "D": self.D_net.sn_stale(self.dp)},
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "ema": self.ema, "ema_buf": self.ema_buf, "gens": [g.get_state() for g in self.gens],
-                "alive": self.alive, "failed": [f or "" for f in self.failed]}
+                "alive": self.alive, "failed": [f or "" for f in self.failed],
+                "failed_step": [-1 if k is None else k for k in self.failed_step]}
 
     def save(self, path: str | os.PathLike | None = None) -> None:
         ckpt_mod.save_atomic(self.state(), path or self.ckpt_path)
@@ -611,6 +616,7 @@ class BatchedTrainer:
             g.set_state(s)
         self.alive = c["alive"].clone()
         self.failed = [f or None for f in c["failed"]]
+        self.failed_step = [None if k < 0 else int(k) for k in c.get("failed_step", [-1] * self.R)]
         self.step = int(c["step"])
         # after the in-place copies above (which bump the weights' versions): u, v current or not as saved
         sn = c.get("sn_stale", {"G": {}, "D": {}})
@@ -668,7 +674,7 @@ class BatchedTrainer:
         for g, ck in zip(self.gens, cks):
             g.set_state(ck["rng"]["torch"].cpu())
         self.alive = torch.ones(self.R, dtype=torch.bool, device=self.device)
-        self.failed = [None] * self.R
+        self.failed, self.failed_step = [None] * self.R, [None] * self.R
         self.step = steps.pop()
         if self.step > self.steps_total:
             raise ValueError(f"the checkpoints are at step {self.step}, past steps={self.steps_total}")

@@ -104,15 +104,16 @@ def test_compare_batches_what_it_can_says_what_it_cannot_and_matches_solo(tmp_pa
 
 
 def test_a_run_that_failed_alone_is_a_finished_result_and_is_not_retrained(tmp_path, monkeypatch):
-    """A run stopped on a non-finite loss leaves failed.json; the next call reuses the failure (the same config
-    fails the same way) instead of training it again, and a new step budget trains it again."""
+    """A run stopped on a non-finite loss leaves failed.json with the failing step; the next call reuses the
+    failure (the same config fails the same way) instead of training it again, at any budget that reaches that
+    step; a budget that stops before it trains the run again."""
     from gan.trainer import NonFiniteLossError, Trainer
     calls = []
 
     def failing_fit(self, *a, **kw):
         calls.append(self.config.out)
         self.close()                                     # as the real fit does on its way out
-        raise NonFiniteLossError(2, "critic loss", math.inf)
+        raise NonFiniteLossError(BASE["steps"], "critic loss", math.inf)
 
     monkeypatch.setattr(Trainer, "fit", failing_fit)
     cfgs = [(f"r{s}", TrainConfig(**{**BASE, "seed": s, "out": str(tmp_path / f"r{s}")})) for s in range(2)]
@@ -120,15 +121,18 @@ def test_a_run_that_failed_alone_is_a_finished_result_and_is_not_retrained(tmp_p
     assert all(r["failed"] for r in first.values()) and len(calls) == 2
     for _, c in cfgs:
         rec = json.loads((tmp_path / c.out / "failed.json").read_text())
-        assert rec["budget"] == BASE["steps"] and "non-finite" in rec["failed"]
+        assert rec["budget"] == rec["step"] == BASE["steps"] and "non-finite" in rec["failed"]
     again = cmp.run_configs(cfgs, tmp_path, engine="solo", progress=False)
     assert len(calls) == 2                               # nothing retrained
     assert {k: v["failed"] for k, v in again.items()} == {k: v["failed"] for k, v in first.items()}
     longer = [(n, TrainConfig(**{**c.to_dict(), "steps": BASE["steps"] + 2})) for n, c in cfgs]
-    cmp.run_configs(longer, tmp_path, engine="solo", progress=False)
-    assert len(calls) == 4                               # another budget is another run
+    again = cmp.run_configs(longer, tmp_path, engine="solo", progress=False)
+    assert len(calls) == 2 and all(r["failed"] for r in again.values())  # a longer run fails at the same step
+    shorter = [(n, TrainConfig(**{**c.to_dict(), "steps": BASE["steps"] - 1})) for n, c in cfgs]
+    cmp.run_configs(shorter, tmp_path, engine="solo", progress=False)
+    assert len(calls) == 4                               # one that stops before the failing step is trained
     monkeypatch.undo()                                   # a third budget trains for real, batched: the stale
-    third = [(n, TrainConfig(**{**c.to_dict(), "steps": BASE["steps"] + 4})) for n, c in cfgs]  # failure goes
+    third = [(n, TrainConfig(**{**c.to_dict(), "steps": BASE["steps"] - 2})) for n, c in cfgs]  # failure goes
     done = cmp.run_configs(third, tmp_path, progress=False)
     assert not any(r["failed"] for r in done.values())
     assert not any((tmp_path / c.out / "failed.json").exists() for _, c in third)
@@ -151,7 +155,25 @@ def test_a_run_that_failed_in_a_batch_is_reused(tmp_path, monkeypatch):
     first = cmp.run_configs(cfgs, tmp_path, progress=False)
     failed = [k for k, v in first.items() if v["failed"]]
     assert failed == [str(tmp_path / "b1")] and (tmp_path / "b1" / "failed.json").is_file()
+    assert json.loads((tmp_path / "b1" / "failed.json").read_text())["step"] == 1  # its first critic step
     _forbid_training(monkeypatch)
     again = cmp.run_configs(cfgs, tmp_path, progress=False)
     assert again[str(tmp_path / "b1")]["failed"] == first[str(tmp_path / "b1")]["failed"]
     assert again[str(tmp_path / "b0")]["modes"] == first[str(tmp_path / "b0")]["modes"]
+    # a longer budget continues b0 and b2 and reuses b1's failure (its run fails at step 1 at any budget)
+    monkeypatch.undo()
+    longer = [(n, TrainConfig(**{**c.to_dict(), "steps": BASE["steps"] + 2})) for n, c in cfgs]
+    grown = cmp.run_configs(longer, tmp_path, progress=False)
+    assert grown[str(tmp_path / "b1")]["failed"] == first[str(tmp_path / "b1")]["failed"]
+    assert [grown[str(tmp_path / f"b{s}")]["steps"] for s in (0, 2)] == [BASE["steps"] + 2] * 2
+
+
+def test_a_batch_whose_runs_have_all_failed_stops(tmp_path, float64):
+    from gan.sweep import BatchedTrainer
+
+    cfgs = [TrainConfig(**{**BASE, "steps": 50, "seed": s, "out": str(tmp_path / f"x{s}")}) for s in range(2)]
+    bt = BatchedTrainer(cfgs)
+    with torch.no_grad():
+        next(v for k, v in bt.dp.items() if k.endswith("weight")).fill_(math.nan)
+    recs = bt.fit()
+    assert bt.step == 1 and [r["failed_step"] for r in recs] == [1, 1]  # not 49 more steps of frozen runs
