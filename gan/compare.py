@@ -204,6 +204,28 @@ def _failed(exc) -> dict:
     return {"modes": 0, "hq_fraction": 0.0, "reverse_kl": math.nan, "failed": str(exc)}
 
 
+def train_batch(cfgs: Sequence[TrainConfig], checkpoint: str | os.PathLike, eval_every: int = 0, start: int = 0,
+                progress: bool = True, say=None) -> list[dict]:
+    """Train one batch of runs (`BatchedTrainer`, checkpointing to `checkpoint` and resuming from it), continued
+    from each run's checkpoint.pt at step `start` when > 0 and the batch checkpoint is not further on; records
+    each run's failure (failed.json) or clears a stale one, removes the batch checkpoint when done. Returns one
+    record per run (`BatchedTrainer.fit`)."""
+    ckpt = Path(checkpoint)
+    bt = BatchedTrainer(cfgs, checkpoint=ckpt, resume=True, eval_every=eval_every)
+    if bt.step < start:  # no batch checkpoint further on: continue each run from its own
+        bt.load_runs([Path(c.out) / "checkpoint.pt" for c in cfgs])
+        if say is not None:
+            say(f"continued from step {start}")
+    records = bt.fit(progress=progress)
+    for cfg, rec in zip(cfgs, records):
+        if rec.get("failed"):
+            _record_failure(cfg, rec["failed"], rec.get("failed_step"))
+        else:  # a failure of an earlier budget no longer describes this folder
+            (Path(cfg.out) / FAILED_FILE).unlink(missing_ok=True)
+    ckpt.unlink(missing_ok=True)  # finished: each run folder now holds its own checkpoint.pt
+    return records
+
+
 def run_configs(runs: Sequence[tuple[str, TrainConfig]], out: str | os.PathLike, engine: str = "auto", jobs: int = 1,
                 devices: Sequence[str] | None = None, emit_commands: str | os.PathLike | None = None,
                 reuse: bool = True, max_batch: int = 64, eval_every: int = 0, progress: bool = True) -> dict:
@@ -212,13 +234,17 @@ def run_configs(runs: Sequence[tuple[str, TrainConfig]], out: str | os.PathLike,
 
     engine: "auto" trains every group of runs that share an architecture (`gan.sweep.batch_key`) as one
     batched model (`gan.sweep.BatchedTrainer`, up to `max_batch` runs each) and the runs it cannot batch
-    (`gan.sweep.batch_blockers` says why; printed) alone; "solo" trains every run alone. Runs trained alone go
-    through `jobs` processes (`gan.sweep.pool`, `devices` spread round-robin) when jobs > 1, else in this
-    process. emit_commands: write one `python -m gan train` command per unfinished run to that file and train
-    nothing (a scheduler runs them; call again to build the table from what has finished).
+    (`gan.sweep.batch_blockers` says why; printed) alone; "solo" trains every run alone. With jobs > 1 the
+    batches and the runs trained alone are jobs of `jobs` processes (`gan.sweep.pool`: a batch through
+    `gan.sweep.batch_job`, a run through `python -m gan train`; `devices` spread round-robin), else they train in
+    this process. emit_commands: write one command per unfinished job (a batch, or a run trained alone) to that
+    file and train nothing (a scheduler runs them; call again to build the table from what has finished).
+    A run asked for more steps than its folder's checkpoint holds is continued from it (`train_batch`, or the
+    trainer's resume), not retrained.
     """
     from .sweep import batch_blockers, batch_key
-    from .sweep.pool import run_pool, write_commands
+    from .sweep.batch_job import write_spec
+    from .sweep.pool import batch_command, run_commands, train_job, write_command_lines
 
     if engine not in ("auto", "solo"):
         raise ValueError(f"engine must be 'auto' or 'solo', got {engine!r}")
@@ -237,10 +263,6 @@ def run_configs(runs: Sequence[tuple[str, TrainConfig]], out: str | os.PathLike,
             pending.append((label, cfg))
     if done:
         prog.finished(f"{len(done)} runs", "finished earlier", len(done))
-    if emit_commands is not None:
-        n = write_commands([c for _, c in pending], emit_commands)
-        prog.say(f"wrote {n} commands to {emit_commands} (one per unfinished run); nothing trained here")
-        return done
     groups: dict = {}
     alone = []
     for label, cfg in pending:
@@ -256,34 +278,46 @@ def run_configs(runs: Sequence[tuple[str, TrainConfig]], out: str | os.PathLike,
     batches = [(b, start) for b, start in batches if len(b) > 1]
     alone += singles
     n_cont = sum(len(b) for b, start in batches if start)
-    prog.say(f"{len(runs)} runs: {len(done)} finished earlier, {sum(len(b) for b, _ in batches)} in {len(batches)} "
-             f"batch(es)" + (f" ({n_cont} continued from their checkpoints)" if n_cont else "") +
-             f", {len(alone)} alone" + (f" in {jobs} processes" if jobs > 1 and alone else ""))
-    for b, start in batches:
-        cfgs = [c for _, c in b]
-        tag = hashlib.sha1("\n".join(c.out for c in cfgs).encode()).hexdigest()[:12]
-        ckpt = out / "_batches" / f"{tag}.pt"
-        bt = BatchedTrainer(cfgs, checkpoint=ckpt, resume=True, eval_every=eval_every)
-        if bt.step < start:  # no batch checkpoint further on: continue each run from its own
-            bt.load_runs([Path(c.out) / "checkpoint.pt" for c in cfgs])
-            prog.say(f"batch of {len(b)} ({b[0][0]} … {b[-1][0]}): continued from step {start}")
-        for (label, cfg), rec in zip(b, bt.fit(progress=progress)):
-            done[cfg.out] = rec
-            if rec.get("failed"):
-                _record_failure(cfg, rec["failed"], rec.get("failed_step"))
-            else:  # a failure of an earlier budget no longer describes this folder
-                (Path(cfg.out) / FAILED_FILE).unlink(missing_ok=True)
-        ckpt.unlink(missing_ok=True)  # finished: each run folder now holds its own checkpoint.pt
-        prog.finished(f"batch of {len(b)} ({b[0][0]} … {b[-1][0]})", "trained batched", len(b))
-    if jobs > 1 and alone:
-        labels = {c.out: label for label, c in alone}
-        results = run_pool([c for _, c in alone], jobs, devices,
-                           on_done=lambda c, rc: prog.finished(labels[c.out], "trained" if rc == 0 else f"exit {rc}"))
-        for label, cfg in alone:
-            rc, last = results[cfg.out]
+    tags = [hashlib.sha1("\n".join(c.out for _, c in b).encode()).hexdigest()[:12] for b, _ in batches]
+    name = lambda b: f"batch of {len(b)} ({b[0][0]} … {b[-1][0]})"  # noqa: E731
+    if emit_commands is not None or jobs > 1:
+        py = "python" if emit_commands is not None else None  # a scheduler's node runs its own python
+        items = [(("batch", i), batch_command(write_spec(out / "_batches" / f"{tags[i]}.json", [c for _, c in b],
+                                                         eval_every, start), py), out / "_batches" / f"{tags[i]}.log")
+                 for i, (b, start) in enumerate(batches)]
+        items += [(("run", cfg.out), *train_job(cfg, py, resume=reuse and bool(_continuable_step(cfg)))[1:])
+                  for _, cfg in alone]
+        if emit_commands is not None:
+            n = write_command_lines(items, emit_commands)
+            prog.say(f"wrote {n} commands to {emit_commands} ({len(batches)} batch(es) of {sum(len(b) for b, _ in batches)} "
+                     f"runs, {len(alone)} runs alone); nothing trained here")
+            return done
+        labels = {("batch", i): (name(b), len(b)) for i, (b, _) in enumerate(batches)}
+        labels.update({("run", c.out): (label, 1) for label, c in alone})
+        prog.say(f"{len(runs)} runs: {len(done)} finished earlier, {len(batches)} batch(es) and {len(alone)} runs "
+                 f"alone as {len(items)} jobs in {jobs} processes" +
+                 (f" ({n_cont} runs continued from their checkpoints)" if n_cont else ""))
+        results = run_commands(items, jobs, devices, on_done=lambda key, rc: prog.finished(
+            labels[key][0], ("trained batched" if key[0] == "batch" else "trained") if rc == 0 else f"exit {rc}",
+            labels[key][1]))
+        for i, (b, _) in enumerate(batches):
+            for _, cfg in b:
+                summary = _cached_summary(cfg)
+                done[cfg.out] = ({"failed": None, **summary} if summary is not None else
+                                 _failed(results[("batch", i)][1]))
+        for _, cfg in alone:
+            rc, last = results[("run", cfg.out)]
             summary = _read_summary(cfg)
             done[cfg.out] = summary if (rc == 0 and summary is not None) else _failed(last)
         return done
+    prog.say(f"{len(runs)} runs: {len(done)} finished earlier, {sum(len(b) for b, _ in batches)} in {len(batches)} "
+             f"batch(es)" + (f" ({n_cont} continued from their checkpoints)" if n_cont else "") +
+             f", {len(alone)} alone")
+    for (b, start), tag in zip(batches, tags):
+        for (label, cfg), rec in zip(b, train_batch([c for _, c in b], out / "_batches" / f"{tag}.pt", eval_every,
+                                                    start, progress, say=lambda m, b=b: prog.say(f"{name(b)}: {m}"))):
+            done[cfg.out] = rec
+        prog.finished(name(b), "trained batched", len(b))
     for label, cfg in alone:
         try:
             if reuse and _continuable_step(cfg):  # the trainer's own resume: extended, not retrained

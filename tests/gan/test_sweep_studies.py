@@ -85,15 +85,55 @@ def test_cli_emit_commands_then_table_from_what_finished(tmp_path, capsys):
     flags = ["compare", "--divergences", "kl", "--generator-losses", "nonsaturating", "--seeds", "2", "--data", "ring8",
              "--steps", "4", "--batch-size", "16", "--hidden", "8", "--layers", "1", "--sample-every", "0",
              "--checkpoint-every", "0", "--eval-samples", "50", "--out", str(tmp_path)]
-    assert main(flags + ["--emit-commands", str(tmp_path / "jobs.sh")]) == 0
+    solo = flags + ["--engine", "solo"]
+    assert main(solo + ["--emit-commands", str(tmp_path / "jobs.sh")]) == 0
     lines = (tmp_path / "jobs.sh").read_text().splitlines()
     assert len(lines) == 2 and not (tmp_path / "kl-nonsaturating-s0" / "summary.json").exists()
     subprocess.run(["bash", "-c", lines[0].replace("python -m", f"{sys.executable} -m", 1)], check=True)
-    assert main(flags + ["--emit-commands", str(tmp_path / "jobs2.sh")]) == 0
+    assert main(solo + ["--emit-commands", str(tmp_path / "jobs2.sh")]) == 0
     assert len((tmp_path / "jobs2.sh").read_text().splitlines()) == 1  # the finished run is not emitted again
     res = json.loads((tmp_path / "results.json").read_text())
     assert [r["seed"] for r in res] == [0]  # the table holds what has finished
     assert "| kl-nonsaturating | kl |" in (tmp_path / "table.md").read_text()
+
+
+def test_emitted_batch_commands_train_a_sweep_batch_by_batch(tmp_path, capsys):
+    # two architectures (widths 8 and 12) × 2 seeds: two batch jobs, then the table, equal to in-process training
+    base = ["--generator-losses", "nonsaturating", "--seeds", "2", "--data", "ring8", "--steps", "6",
+            "--batch-size", "16", "--layers", "1", "--sample-every", "0", "--checkpoint-every", "0",
+            "--eval-samples", "50"]
+    emit, inproc = tmp_path / "emit", tmp_path / "inproc"
+    for hidden in ("8", "12"):
+        flags = ["compare", "--divergences", "kl", "--hidden", hidden, *base]
+        assert main(flags + ["--out", str(emit / hidden), "--emit-commands", str(emit / hidden / "jobs.sh")]) == 0
+        (line,) = (emit / hidden / "jobs.sh").read_text().splitlines()
+        assert " -m gan.sweep.batch_job " in line
+        subprocess.run(["bash", "-c", line.replace("python -m", f"{sys.executable} -m", 1)], check=True)
+        assert main(flags + ["--out", str(emit / hidden), "--emit-commands", str(emit / hidden / "again.sh")]) == 0
+        assert (emit / hidden / "again.sh").read_text() == ""  # both runs finished: nothing left to emit
+        assert main(flags + ["--out", str(inproc / hidden)]) == 0
+        a = json.loads((emit / hidden / "results.json").read_text())
+        b = json.loads((inproc / hidden / "results.json").read_text())
+        assert [(x["seed"], x["modes"], x["hq_fraction"], x["engine"]) for x in a] == [
+            (y["seed"], y["modes"], y["hq_fraction"], y["engine"]) for y in b]
+
+
+def test_batches_are_jobs_of_the_pool(tmp_path, capsys):
+    from gan.compare import run_configs
+    tiny = dict(data="ring8", steps=6, batch_size=16, layers=1, sample_every=0, checkpoint_every=0,
+                eval_samples=50, progress=False, log_every=0)
+    runs = [(f"h{h}-s{s}", TrainConfig(**tiny, hidden=h, seed=s, out=str(tmp_path / "{}" / f"h{h}-s{s}")))
+            for h in (8, 12) for s in (0, 1)] + [("unrolled", TrainConfig(**tiny, hidden=8, unrolled_steps=1,
+                                                                           out=str(tmp_path / "{}" / "unrolled")))]
+    where = lambda tag: [(n, TrainConfig(**{**c.to_dict(), "out": c.out.format(tag)})) for n, c in runs]  # noqa
+    pooled = run_configs(where("pool"), tmp_path / "pool", jobs=2, progress=True)
+    err = capsys.readouterr().err
+    assert "2 batch(es) and 1 runs alone as 3 jobs in 2 processes" in err and "[5/5]" in err
+    inproc = run_configs(where("inproc"), tmp_path / "inproc", progress=False)
+    for (_, a), (_, b) in zip(where("pool"), where("inproc")):  # the same float32 computation in both
+        x, y = pooled[a.out], inproc[b.out]
+        assert (x["modes"], x["hq_fraction"], x.get("failed")) == (y["modes"], y["hq_fraction"], y.get("failed"))
+    assert not list((tmp_path / "pool" / "_batches").glob("*.pt"))  # finished batches leave no checkpoint
 
 
 def test_job_pool_equals_in_process_training(tmp_path, capsys):
@@ -102,7 +142,7 @@ def test_job_pool_equals_in_process_training(tmp_path, capsys):
              "--sample-every", "0", "--checkpoint-every", "0", "--eval-samples", "50", "--engine", "solo"]
     assert main(flags + ["--jobs", "2", "--out", str(tmp_path / "pool")]) == 0
     err = capsys.readouterr().err
-    assert "[2/2]" in err and "2 alone in 2 processes" in err
+    assert "[2/2]" in err and "2 runs alone as 2 jobs in 2 processes" in err
     assert main(flags + ["--out", str(tmp_path / "inproc")]) == 0
     a = json.loads((tmp_path / "pool" / "results.json").read_text())
     b = json.loads((tmp_path / "inproc" / "results.json").read_text())
@@ -119,3 +159,14 @@ def test_cli_rejects_bad_sweep_flags(tmp_path, capsys):
         main(["compare", "--study", "fair", "--out", str(tmp_path)])
     assert e.value.code == 2 and "--budget" in capsys.readouterr().err
     assert train_command(TrainConfig(out="x"))[-2:] == ["--no-progress", "--overwrite"]
+
+
+def test_batch_job_bad_input_is_one_line_and_a_nonzero_exit(tmp_path, capsys):
+    from gan.sweep import batch_job
+
+    assert batch_job.main([]) == 2 and "usage" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text("{\"configs\": 3}")
+    assert batch_job.main([str(tmp_path / "bad.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a batch spec" in err
+    assert batch_job.main([str(tmp_path / "missing.json")]) == 1
