@@ -107,10 +107,11 @@ def _parser() -> argparse.ArgumentParser:
     # sweeps (gan.sweep): the batched engine, a job pool, commands for a scheduler, the published protocols
     c.add_argument("--engine", default="auto", choices=("auto", "solo"),
                    help="auto: train runs of one architecture as one batched model, the rest alone; solo: all alone")
-    c.add_argument("--jobs", type=_positive_int, default=1, help="processes for the runs trained alone")
+    c.add_argument("--jobs", type=_positive_int, default=1, help="processes for the jobs: each batch (one per architecture) and each run trained alone")
     c.add_argument("--devices", default=None, help="comma-separated GPU ids the job processes are spread over")
     c.add_argument("--emit-commands", default=None, metavar="FILE",
-                   help="write one 'python -m gan train' command per unfinished run to FILE and train nothing")
+                   help="write one command per unfinished job (a batch: 'python -m gan.sweep.batch_job SPEC', a "
+                        "run alone: 'python -m gan train') to FILE and train nothing")
     c.add_argument("--budget", type=int, default=None,
                    help="--study fair: random hyperparameter draws per divergence × generator loss")
     p.commands = {"train": t, "sample": s, "eval": e, "plot": sub.choices["plot"], "compare": c}
