@@ -158,17 +158,16 @@ def _continuable_step(cfg: TrainConfig) -> int:
     return step if old == new and 0 < step < cfg.steps else 0
 
 
-#: written into a run folder whose training stopped on a non-finite loss: {"failed": message, "budget": steps}
-FAILED_FILE = "failed.json"
+#: written into a run folder whose training stopped on a non-finite loss (`gan.run_folder.record_failure`)
+FAILED_FILE = run_folder.FAILED
 
 
 def _record_failure(cfg: TrainConfig, message: str, step: int | None = None) -> None:
     """Mark cfg's run folder as failed (at `step`, when known) so that the next call reuses the failure instead
-    of retraining it."""
+    of retraining it (the batched engine's runs; the trainer records its own)."""
     out = Path(cfg.out)
     if out.is_dir() and (out / "config.json").is_file():
-        rec = {"failed": message, "budget": cfg.steps, **({"step": int(step)} if step is not None else {})}
-        run_folder.write_text_atomic(out / FAILED_FILE, run_folder.dumps(rec, indent=2) + "\n")
+        run_folder.record_failure(out, message, cfg.steps, step)
 
 
 class _Progress:
@@ -307,8 +306,8 @@ def run_configs(runs: Sequence[tuple[str, TrainConfig]], out: str | os.PathLike,
                                  _failed(results[("batch", i)][1]))
         for _, cfg in alone:
             rc, last = results[("run", cfg.out)]
-            summary = _read_summary(cfg)
-            done[cfg.out] = summary if (rc == 0 and summary is not None) else _failed(last)
+            summary = _read_summary(cfg) if rc == 0 else _cached_summary(cfg)  # a stopped run: its failed.json
+            done[cfg.out] = summary if summary is not None else _failed(last)
         return done
     prog.say(f"{len(runs)} runs: {len(done)} finished earlier, {sum(len(b) for b, _ in batches)} in {len(batches)} "
              f"batch(es)" + (f" ({n_cont} continued from their checkpoints)" if n_cont else "") +
@@ -325,9 +324,8 @@ def run_configs(runs: Sequence[tuple[str, TrainConfig]], out: str | os.PathLike,
             else:
                 summary = Trainer(cfg, overwrite=True).fit()  # replaces a stale or unfinished run there
             summary["failed"] = None
-        except FloatingPointError as exc:
+        except FloatingPointError as exc:  # the trainer has written failed.json (NonFiniteLossError)
             summary = _failed(exc)
-            _record_failure(cfg, summary["failed"], getattr(exc, "step", None))
         done[cfg.out] = summary
         prog.finished(label, "trained" if summary["failed"] is None else "failed (non-finite loss)")
     return done

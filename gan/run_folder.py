@@ -8,6 +8,8 @@ Layout of a run folder (docs/gan.md, "Run folders"):
   every other ``*.jsonl`` step log (records with a ``"step"``) follows the same rules;
 - ``resumes.jsonl``: one line per resume (step, fields changed) — an event log, never truncated;
 - ``summary.json``: the final metrics, written once the run has finished;
+- ``failed.json``: written instead when training stopped on a non-finite loss, ``{"failed": message,
+  "budget": steps, "step": the failing step}`` (`record_failure`); removed when the run trains again;
 - ``samples_<step>.png``, ``samples.png``, ``samples.npy``: pictures and final samples;
 - ``.lock``: held (``flock``) by the process writing the folder.
 
@@ -48,9 +50,10 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once at import (os.umask can only be read by setting it)
 LOCK = ".lock"
 CHECKPOINT = "checkpoint.pt"
+FAILED = "failed.json"
 EVENT_LOGS = ("resumes.jsonl",)
 # what a run writes: deleted by overwrite=True (other files in the folder are left alone)
-OUTPUT_PATTERNS = ("config.json", "*.jsonl", CHECKPOINT, "summary.json", "samples*.png", "samples*.npy",
+OUTPUT_PATTERNS = ("config.json", "*.jsonl", CHECKPOINT, "summary.json", FAILED, "samples*.png", "samples*.npy",
                    "mode_classifier.pt", "best.pt", "best.json", "eval_features.pt")
 OUTPUT_FOLDERS = ("tensorboard",)  # event files of an overwritten run would mix with the new run's
 
@@ -217,7 +220,7 @@ def truncate_logs(out: str | os.PathLike, step: int) -> dict[str, int]:
     return dropped
 
 
-FINAL_OUTPUTS = ("summary.json", "samples.png", "samples.npy")
+FINAL_OUTPUTS = ("summary.json", FAILED, "samples.png", "samples.npy")
 
 
 def drop_after(out: str | os.PathLike, step: int) -> dict[str, int]:
@@ -232,6 +235,14 @@ def drop_after(out: str | os.PathLike, step: int) -> dict[str, int]:
     for name in FINAL_OUTPUTS:
         (out / name).unlink(missing_ok=True)
     return truncate_logs(out, step)
+
+
+def record_failure(out: str | os.PathLike, message: str, budget: int, step: int | None = None) -> None:
+    """Write `FAILED` into the run folder `out`: training to `budget` steps stopped on a non-finite loss at
+    `step` (when known) with `message`. A run's computation before that step does not depend on its budget, so
+    `gan compare` reuses the failure at any budget ≥ step instead of training the run again."""
+    rec = {"failed": str(message), "budget": int(budget), **({"step": int(step)} if step is not None else {})}
+    write_text_atomic(Path(out) / FAILED, dumps(rec, indent=2) + "\n")
 
 
 def append_event(out: str | os.PathLike, name: str, record: dict) -> None:

@@ -28,7 +28,7 @@ the run (`gan.resume`) and truncates the logs to the checkpoint's step; one proc
 
 A NaN or inf loss raises `NonFiniteLossError` naming the step and the loss, before any update with it; the last
 checkpoint written is left in place (checkpoints are also refused if any parameter or optimiser state is
-non-finite).
+non-finite) and failed.json records the message and the step (`gan.run_folder.record_failure`).
 """
 from __future__ import annotations
 
@@ -432,6 +432,10 @@ class Trainer:
         self._clock = time.perf_counter()
         try:
             return self._fit(bar, stop_after)
+        except NonFiniteLossError as exc:
+            if self.is_main:  # the folder says why the run stopped (gan compare reuses it as a finished result)
+                run_folder.record_failure(self.out, str(exc), cfg.steps, exc.step)
+            raise
         finally:
             self.elapsed, self._clock = self.seconds(), None
             self.close()

@@ -32,7 +32,8 @@ A run whose critic or generator loss becomes non-finite is frozen (its parameter
 the solo trainer would have raised `NonFiniteLossError`) and reported in `failed` with the trainer's message;
 the others go on (a frozen run's u, v are not iterated again). `save` / `load` checkpoint the whole batch
 (atomic, `gan.checkpoint`; spectral norm's u, v and whether they are current for the saved weights, so a resumed
-batch does the iterations of an uninterrupted one); `finish` writes each run's folder as the trainer would
+batch does the iterations of an uninterrupted one; the runs' training seconds, so metrics.jsonl's "seconds" stay
+cumulative over resumes, as the trainer's); `finish` writes each run's folder as the trainer would
 (config.json, metrics.jsonl, summary.json, samples.npy, samples.png and a trainer-format checkpoint.pt with
 ``<name>_orig``, ``_u``, ``_v`` and ``_sn_stale`` entries, so `gan eval RUN` and `Trainer(cfg, resume=True)`
 work on it).
@@ -234,6 +235,10 @@ class BatchedTrainer:
         self.failed: list[str | None] = [None] * R
         self.failed_step: list[int | None] = [None] * R  # the step whose loss was non-finite
         self.step = 0
+        # training seconds of each run before this batch's current `fit` (cumulative over resumes and over the
+        # solo checkpoints a batch continues from, as the trainer's "elapsed"); a batch's runs share its wall time
+        self.elapsed = [0.0] * R
+        self._clock: float | None = None
         # evaluation noise: the trainer's z_plot (its own generator, seed + 1)
         self.z_plot = torch.stack([torch.randn(c.eval_samples, c.z_dim, generator=torch.Generator().manual_seed(
             c.seed + 1)) for c in configs]).to(dev)
@@ -442,7 +447,7 @@ class BatchedTrainer:
                 bar = tqdm(total=self.steps_total, initial=self.step, desc=f"batch of {self.R} runs")
             except ImportError:  # pragma: no cover
                 bar = None
-        t0 = time.perf_counter()
+        self._clock = time.perf_counter()
         log_every, ck_every = c0.log_every, c0.checkpoint_every
         for c in self.configs:
             Path(c.out).mkdir(parents=True, exist_ok=True)
@@ -467,11 +472,11 @@ class BatchedTrainer:
                     if s % 50 == 0:
                         bar.set_postfix(alive=f"{int(self.alive.sum())}/{self.R}")
                 if log_every and (s % log_every == 0 or s == self.steps_total):
-                    sec = round(time.perf_counter() - t0, 3)
+                    sec = self.seconds()
                     for r, fh in enumerate(logs):
                         if self.failed[r] is None or self.alive[r]:
-                            fh.write(run_folder.dumps({"step": s, "loss_d": losses["loss_d"][r],
-                                                       "loss_g": losses["loss_g"][r], "seconds": sec}) + "\n")
+                            fh.write(run_folder.dumps({"step": s, "loss_d": losses["loss_d"][r], "loss_g":
+                                                       losses["loss_g"][r], "seconds": round(sec[r], 3)}) + "\n")
                             fh.flush()
                 if self.eval_every and s % self.eval_every == 0 and s != self.steps_total:
                     self._log_eval(logs, s)
@@ -479,14 +484,22 @@ class BatchedTrainer:
                     self.save()
                 if stop_after is not None and s >= stop_after:
                     return []
+            self.elapsed, self._clock = self.seconds(), None  # training time ends here: the outputs share it
             if self.ckpt_path is not None:
                 self.save()
             return self.finish(logs)
         finally:
+            self.elapsed, self._clock = self.seconds(), None
             if bar is not None:
                 bar.close()
             for fh in logs:
                 fh.close()
+
+    def seconds(self) -> list[float]:
+        """Training seconds of each run so far (the "seconds" of metrics.jsonl, the checkpoints' "elapsed"):
+        cumulative over resumes, the wall clock of this batch's `fit` shared by its runs."""
+        now = time.perf_counter() - self._clock if self._clock is not None else 0.0
+        return [e + now for e in self.elapsed]
 
     def _log_eval(self, logs, s, skip=None):
         if not hasattr(self.data, "means"):
@@ -561,7 +574,7 @@ class BatchedTrainer:
         rng["torch"] = self.gens[r].get_state()
         s = {"format": ckpt_mod.FORMAT, "step": self.step, "config": c.to_dict(), "generator": g, "critic": d,
              "opt_g": self.opt_g.run_state(r, self.g_param_names), "opt_d": self.opt_d.run_state(r, self.d_param_names),
-             "rng": rng}
+             "rng": rng, "elapsed": self.seconds()[r], "threads": torch.get_num_threads()}
         if c.ema_decay > 0:
             e = unstack_state_dict({**self.ema, **self.ema_buf}, r)
             # the trainer's EMA copy never iterates (eval mode) and never holds u, v iterated for its own
@@ -581,7 +594,7 @@ class BatchedTrainer:
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "ema": self.ema, "ema_buf": self.ema_buf, "gens": [g.get_state() for g in self.gens],
                 "alive": self.alive, "failed": [f or "" for f in self.failed],
-                "failed_step": [-1 if k is None else k for k in self.failed_step]}
+                "failed_step": [-1 if k is None else k for k in self.failed_step], "elapsed": self.seconds()}
 
     def save(self, path: str | os.PathLike | None = None) -> None:
         ckpt_mod.save_atomic(self.state(), path or self.ckpt_path)
@@ -618,6 +631,7 @@ class BatchedTrainer:
         self.failed = [f or None for f in c["failed"]]
         self.failed_step = [None if k < 0 else int(k) for k in c.get("failed_step", [-1] * self.R)]
         self.step = int(c["step"])
+        self.elapsed = [float(e) for e in c.get("elapsed", [0.0] * self.R)]
         # after the in-place copies above (which bump the weights' versions): u, v current or not as saved
         sn = c.get("sn_stale", {"G": {}, "D": {}})
         self.G_net.sn_set_stale(self.gp, sn["G"])
@@ -675,6 +689,7 @@ class BatchedTrainer:
             g.set_state(ck["rng"]["torch"].cpu())
         self.alive = torch.ones(self.R, dtype=torch.bool, device=self.device)
         self.failed, self.failed_step = [None] * self.R, [None] * self.R
+        self.elapsed = [float(ck.get("elapsed", 0.0)) for ck in cks]
         self.step = steps.pop()
         if self.step > self.steps_total:
             raise ValueError(f"the checkpoints are at step {self.step}, past steps={self.steps_total}")

@@ -104,24 +104,26 @@ def test_compare_batches_what_it_can_says_what_it_cannot_and_matches_solo(tmp_pa
 
 
 def test_a_run_that_failed_alone_is_a_finished_result_and_is_not_retrained(tmp_path, monkeypatch):
-    """A run stopped on a non-finite loss leaves failed.json with the failing step; the next call reuses the
-    failure (the same config fails the same way) instead of training it again, at any budget that reaches that
-    step; a budget that stops before it trains the run again."""
+    """A run stopped on a non-finite loss leaves failed.json (written by the trainer) with the failing step; the
+    next call reuses the failure (the same config fails the same way) instead of training it again, at any
+    budget that reaches that step; a budget that stops before it trains the run again."""
     from gan.trainer import NonFiniteLossError, Trainer
-    calls = []
+    calls, real_step = [], Trainer.train_step
+    bad = BASE["steps"]                                  # the loss of this step is non-finite
 
-    def failing_fit(self, *a, **kw):
-        calls.append(self.config.out)
-        self.close()                                     # as the real fit does on its way out
-        raise NonFiniteLossError(BASE["steps"], "critic loss", math.inf)
+    def failing_step(self):
+        if self.step + 1 == bad:
+            calls.append(self.config.out)
+            raise NonFiniteLossError(self.step + 1, "critic loss", math.inf)
+        return real_step(self)
 
-    monkeypatch.setattr(Trainer, "fit", failing_fit)
+    monkeypatch.setattr(Trainer, "train_step", failing_step)
     cfgs = [(f"r{s}", TrainConfig(**{**BASE, "seed": s, "out": str(tmp_path / f"r{s}")})) for s in range(2)]
     first = cmp.run_configs(cfgs, tmp_path, engine="solo", progress=False)
     assert all(r["failed"] for r in first.values()) and len(calls) == 2
     for _, c in cfgs:
         rec = json.loads((tmp_path / c.out / "failed.json").read_text())
-        assert rec["budget"] == rec["step"] == BASE["steps"] and "non-finite" in rec["failed"]
+        assert rec["budget"] == rec["step"] == bad and "non-finite" in rec["failed"]
     again = cmp.run_configs(cfgs, tmp_path, engine="solo", progress=False)
     assert len(calls) == 2                               # nothing retrained
     assert {k: v["failed"] for k, v in again.items()} == {k: v["failed"] for k, v in first.items()}
@@ -129,16 +131,33 @@ def test_a_run_that_failed_alone_is_a_finished_result_and_is_not_retrained(tmp_p
     again = cmp.run_configs(longer, tmp_path, engine="solo", progress=False)
     assert len(calls) == 2 and all(r["failed"] for r in again.values())  # a longer run fails at the same step
     shorter = [(n, TrainConfig(**{**c.to_dict(), "steps": BASE["steps"] - 1})) for n, c in cfgs]
-    cmp.run_configs(shorter, tmp_path, engine="solo", progress=False)
-    assert len(calls) == 4                               # one that stops before the failing step is trained
-    monkeypatch.undo()                                   # a third budget trains for real, batched: the stale
-    third = [(n, TrainConfig(**{**c.to_dict(), "steps": BASE["steps"] - 2})) for n, c in cfgs]  # failure goes
+    done = cmp.run_configs(shorter, tmp_path, engine="solo", progress=False)
+    assert len(calls) == 2 and not any(r["failed"] for r in done.values())  # trained: it stops before the step
+    assert not any((tmp_path / c.out / "failed.json").exists() for _, c in shorter)  # the stale failure is gone
+    monkeypatch.undo()                                   # a third budget trains for real, batched,
+    third = [(n, TrainConfig(**{**c.to_dict(), "steps": BASE["steps"] - 2})) for n, c in cfgs]
     done = cmp.run_configs(third, tmp_path, progress=False)
     assert not any(r["failed"] for r in done.values())
-    assert not any((tmp_path / c.out / "failed.json").exists() for _, c in third)
     _forbid_training(monkeypatch)                        # and is reused, not retrained, on the next call
     again = cmp.run_configs(third, tmp_path, progress=False)
     assert {k: v["modes"] for k, v in again.items()} == {k: v["modes"] for k, v in done.items()}
+
+
+def test_a_run_that_failed_in_a_pool_job_is_a_finished_result(tmp_path, monkeypatch):
+    """A run trained alone as a `gan train` job that stops on a non-finite loss (a learning rate of 1e30) exits
+    1 and leaves failed.json; compare reports it failed with the trainer's message and does not retrain it."""
+    cfg = TrainConfig(**{**BASE, "steps": 200, "divergence": "kl", "lr_g": 1e30, "lr_d": 1e30,
+                         "out": str(tmp_path / "huge")})
+    first = cmp.run_configs([("huge", cfg)], tmp_path, engine="solo", jobs=2, progress=False)
+    rec = json.loads((tmp_path / "huge" / "failed.json").read_text())
+    assert rec["budget"] == 200 and 1 <= rec["step"] <= 200 and f"at step {rec['step']}" in rec["failed"]
+    assert first[cfg.out]["failed"] == rec["failed"] and first[cfg.out]["modes"] == 0
+    _forbid_training(monkeypatch)
+    real_pool = __import__("gan.sweep.pool", fromlist=["run_commands"]).run_commands
+    monkeypatch.setattr("gan.sweep.pool.run_commands", lambda items, *a, **kw: real_pool(items, *a, **kw) if not (
+        items := list(items)) else pytest.fail(f"retrained in the pool: {items}"))
+    again = cmp.run_configs([("huge", cfg)], tmp_path, engine="solo", jobs=2, progress=False)
+    assert again[cfg.out]["failed"] == rec["failed"]
 
 
 def test_a_run_that_failed_in_a_batch_is_reused(tmp_path, monkeypatch):

@@ -86,6 +86,11 @@ def test_nan_stops_with_step_and_loss_and_keeps_last_checkpoint(tmp_path):
     with pytest.raises(NonFiniteLossError, match="critic loss = nan at step 7"):
         tr.fit()
     assert checkpoint.load(tmp_path / "checkpoint.pt")["step"] == 4
+    # the folder says why it stopped; a resume (it trains again from the last good checkpoint) removes that
+    rec = json.loads((tmp_path / "failed.json").read_text())
+    assert rec["step"] == 7 and rec["budget"] == cfg.steps and "critic loss = nan at step 7" in rec["failed"]
+    Trainer(cfg, resume=True).close()
+    assert not (tmp_path / "failed.json").exists()
 
 
 def test_huge_learning_rate_stops_cleanly(tmp_path):

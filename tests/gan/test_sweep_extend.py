@@ -71,9 +71,14 @@ def test_a_batched_sweep_extended_equals_the_sweep_trained_to_the_longer_budget(
     run_configs(_runs(straight, 120), straight, progress=False)
     assert [r["step"] for r in _evals(ext / "v0")] == [20, 40, 60, 80, 100]  # 60 evaluated when continued
     _assert_same_runs(ext, straight, len(VARIANTS), 1e-12)
-    # and the step log goes on from 60 without a gap or a repeat
-    steps = [json.loads(x)["step"] for x in open(ext / "v0" / "metrics.jsonl")]
-    assert steps == list(range(10, 121, 10))
+    # and the step log goes on from 60 without a gap or a repeat, its training seconds cumulative (the trainer's
+    # convention: a continued run does not start its clock again)
+    for i in range(len(VARIANTS)):
+        log = [json.loads(x) for x in open(ext / f"v{i}" / "metrics.jsonl")]
+        assert [r["step"] for r in log] == list(range(10, 121, 10))
+        assert [r["seconds"] for r in log] == sorted(r["seconds"] for r in log)
+        assert ckpt_mod.load(ext / f"v{i}" / "checkpoint.pt")["elapsed"] == pytest.approx(log[-1]["seconds"],
+                                                                                        abs=5e-4)  # rounding
 
 
 def test_a_solo_sweep_is_extended_through_the_trainers_resume(tmp_path, float64):
@@ -97,8 +102,10 @@ def test_a_batch_interrupted_while_extending_resumes_from_its_batch_checkpoint(t
     bt.load_runs([f"{c.out}/checkpoint.pt" for c in cfgs])
     bt.fit(stop_after=60)  # killed after the checkpoint of step 60
     bt2 = BatchedTrainer(cfgs, checkpoint=tmp_path / "b.pt", resume=True)
-    assert bt2.step == 60
+    assert bt2.step == 60 and 0 < bt2.seconds()[0] <= bt.seconds()[0]  # the batch checkpoint keeps the clock
     bt2.fit()
+    secs = [json.loads(x)["seconds"] for x in open(ext / "v0" / "metrics.jsonl")]
+    assert secs == sorted(secs)
     run_configs(_runs(straight, 100), straight, progress=False)
     _assert_same_runs(ext, straight, len(VARIANTS), 1e-12)
 
