@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import gan.compare as cmp
+from gan import run_folder
 from gan.cli import main
 from gan.config import TrainConfig
 
@@ -134,10 +135,13 @@ def test_a_run_that_failed_alone_is_a_finished_result_and_is_not_retrained(tmp_p
     done = cmp.run_configs(shorter, tmp_path, engine="solo", progress=False)
     assert len(calls) == 2 and not any(r["failed"] for r in done.values())  # trained: it stops before the step
     assert not any((tmp_path / c.out / "failed.json").exists() for _, c in shorter)  # the stale failure is gone
-    monkeypatch.undo()                                   # a third budget trains for real, batched,
-    third = [(n, TrainConfig(**{**c.to_dict(), "steps": BASE["steps"] - 2})) for n, c in cfgs]
+    monkeypatch.undo()                                   # a third budget trains for real, batched: a stale
+    third = [(n, TrainConfig(**{**c.to_dict(), "steps": BASE["steps"] - 2})) for n, c in cfgs]  # failure of a
+    for _, c in cfgs:                                    # step past this budget is cleared by the batch
+        run_folder.record_failure(c.out, "non-finite critic loss = inf at step 3", BASE["steps"], bad)
     done = cmp.run_configs(third, tmp_path, progress=False)
     assert not any(r["failed"] for r in done.values())
+    assert not any((tmp_path / c.out / "failed.json").exists() for _, c in third)
     _forbid_training(monkeypatch)                        # and is reused, not retrained, on the next call
     again = cmp.run_configs(third, tmp_path, progress=False)
     assert {k: v["modes"] for k, v in again.items()} == {k: v["modes"] for k, v in done.items()}
